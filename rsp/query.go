@@ -1,0 +1,219 @@
+package rsp
+
+import (
+	"bytes"
+	"fmt"
+	"html"
+	"strconv"
+	"strings"
+
+	"github.com/gostub/gostub/target"
+)
+
+// qSupported: the reply is computed from what the process implements and
+// what the client offered; nothing is announced that is not backed by code.
+func (s *Session) qSupported(pkt []byte) {
+	offered := map[string]bool{}
+	if _, list, ok := bytes.Cut(pkt, []byte{':'}); ok {
+		for _, f := range bytes.Split(list, []byte{';'}) {
+			if n := len(f); n > 0 && (f[n-1] == '+' || f[n-1] == '-') {
+				offered[string(f[:n-1])] = f[n-1] == '+'
+			} else if name, _, ok := bytes.Cut(f, []byte{'='}); ok {
+				offered[string(name)] = true
+			}
+		}
+	}
+	s.client = clientFeatures{
+		multiprocess: offered["multiprocess"],
+		swbreak:      offered["swbreak"],
+		hwbreak:      offered["hwbreak"],
+		execEvents:   offered["exec-events"],
+		binaryUpload: offered["binary-upload"],
+	}
+	s.reply([]byte(strings.Join(s.features(offered), ";")))
+}
+
+// features lists what we announce.
+func (s *Session) features(offered map[string]bool) []string {
+	f := []string{fmt.Sprintf("PacketSize=%x", MaxPacket), "QStartNoAckMode+", "qXfer:features:read+",
+		"qXfer:threads:read+", "multiprocess+", "swbreak+", "vContSupported+"}
+	if _, ok := s.proc.(target.SignalFilter); ok {
+		f = append(f, "QPassSignals+")
+	}
+	f = append(f, "QProgramSignals+")
+	if _, ok := s.proc.(target.AuxvReader); ok {
+		f = append(f, "qXfer:auxv:read+")
+	}
+	if _, ok := s.proc.(target.ExecFiler); ok {
+		f = append(f, "qXfer:exec-file:read+")
+	}
+	if bp, ok := s.proc.(target.Breakpointer); ok && bp.SupportsBreakpoint(target.BreakHardware) {
+		f = append(f, "hwbreak+")
+	}
+	if offered["exec-events"] {
+		f = append(f, "exec-events+")
+	}
+	if offered["binary-upload"] {
+		f = append(f, "binary-upload+")
+	}
+	return f
+}
+
+// qXfer:object:read:annex:offset,length
+func (s *Session) qXfer(pkt []byte) {
+	parts := bytes.SplitN(pkt[len("qXfer:"):], []byte{':'}, 4)
+	if len(parts) != 4 {
+		s.replyString("E01")
+		return
+	}
+	object, op, annex := string(parts[0]), string(parts[1]), string(parts[2])
+	if op != "read" {
+		s.reply(nil)
+		return
+	}
+	off, n, err := parseAddrLen(parts[3])
+	if err != nil {
+		s.replyString("E01")
+		return
+	}
+	var data []byte
+	switch object {
+	case "features":
+		if annex != "target.xml" || s.exited {
+			s.replyString("E01")
+			return
+		}
+		data = s.proc.TargetXML()
+	case "threads":
+		if s.exited {
+			data = []byte("<threads>\n</threads>\n")
+		} else {
+			data = s.threadsXML()
+		}
+	case "auxv":
+		a, ok := s.proc.(target.AuxvReader)
+		if !ok {
+			s.reply(nil)
+			return
+		}
+		if s.exited {
+			s.replyString("E01")
+			return
+		}
+		if data, err = a.Auxv(); err != nil {
+			s.replyErr(err)
+			return
+		}
+	case "exec-file":
+		e, ok := s.proc.(target.ExecFiler)
+		if !ok {
+			s.reply(nil)
+			return
+		}
+		if annex != "" {
+			if pid, err := strconv.ParseInt(annex, 16, 64); err != nil || int(pid) != s.proc.PID() {
+				s.replyString("E01")
+				return
+			}
+		}
+		if s.exited {
+			s.replyString("E01")
+			return
+		}
+		path, err := e.ExecFile()
+		if err != nil {
+			s.replyErr(err)
+			return
+		}
+		data = []byte(path)
+	default:
+		s.reply(nil)
+		return
+	}
+	s.reply(xferChunk(data, off, n))
+}
+
+// xferChunk answers one qXfer read: 'm' when more follows, 'l' at the end.
+func xferChunk(data []byte, off uint64, n int) []byte {
+	if off >= uint64(len(data)) {
+		return []byte{'l'}
+	}
+	n = min(n, MaxPacket/2) // room for escapes
+	rest := data[off:]
+	if len(rest) <= n {
+		return escapeBinary([]byte{'l'}, rest)
+	}
+	return escapeBinary([]byte{'m'}, rest[:n])
+}
+
+func (s *Session) threadsXML() []byte {
+	var b strings.Builder
+	b.WriteString("<threads>\n")
+	info, _ := s.proc.(target.ThreadInfoer)
+	for _, t := range s.proc.Threads() {
+		fmt.Fprintf(&b, `<thread id="%s"`, appendThreadID(nil, t, s.client.multiprocess))
+		if info != nil {
+			if c := info.ThreadCore(t); c >= 0 {
+				fmt.Fprintf(&b, ` core="%d"`, c)
+			}
+			if name := info.ThreadName(t); name != "" {
+				fmt.Fprintf(&b, ` name="%s"`, html.EscapeString(name))
+			}
+		}
+		b.WriteString("/>\n")
+	}
+	b.WriteString("</threads>\n")
+	return []byte(b.String())
+}
+
+// qRcmd: monitor commands. Output goes out as O packets, then OK.
+func (s *Session) qRcmd(pkt []byte) {
+	cmdBytes, err := decodeHex(pkt[len("qRcmd,"):])
+	if err != nil {
+		s.replyString("E01")
+		return
+	}
+	cmd := strings.TrimSpace(string(cmdBytes))
+	out := func(text string) {
+		s.reply(appendHex([]byte{'O'}, []byte(text)))
+	}
+	switch cmd {
+	case "help":
+		out("The following monitor commands are supported:\n" +
+			"  set debug <0|1|on|off>\n    Enable general debugging messages\n" +
+			"  set remote-debug <0|1|on|off>\n    Enable remote protocol debugging messages\n" +
+			"  exit\n    Quit GDBserver\n")
+	case "exit":
+		s.replyString("OK")
+		s.finish(EndServerExit)
+		return
+	default:
+		if setting, value, ok := strings.Cut(strings.TrimPrefix(cmd, "set "), " "); ok && strings.HasPrefix(cmd, "set ") {
+			on := value == "1" || value == "on"
+			if !on && value != "0" && value != "off" {
+				out(fmt.Sprintf("Unknown value %q\n", value))
+				break
+			}
+			switch setting {
+			case "debug":
+				if s.hooks.SetDebug != nil {
+					s.hooks.SetDebug(on)
+				}
+			case "remote-debug":
+				s.conn.RemoteDebug.Store(on)
+				if s.hooks.SetRemoteDebug != nil {
+					s.hooks.SetRemoteDebug(on)
+				}
+			default:
+				out(fmt.Sprintf("Unknown monitor command.\n\n"))
+				s.replyString("E01")
+				return
+			}
+			break
+		}
+		out("Unknown monitor command.\n\n")
+		s.replyString("E01")
+		return
+	}
+	s.replyString("OK")
+}

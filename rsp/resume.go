@@ -1,0 +1,311 @@
+package rsp
+
+import (
+	"bytes"
+	"strconv"
+
+	log "github.com/sirupsen/logrus"
+
+	"github.com/gostub/gostub/target"
+)
+
+// vContAction is one action of a vCont packet before it is matched to threads.
+type vContAction struct {
+	kind       target.ActionKind
+	signal     int // gdb numbering
+	start, end uint64
+	sel        Selector
+	all        bool // no thread-id: applies to every thread left
+}
+
+// parseVCont parses the actions after "vCont;".
+func parseVCont(b []byte) ([]vContAction, error) {
+	var out []vContAction
+	for _, part := range bytes.Split(b, []byte{';'}) {
+		if len(part) == 0 {
+			return nil, errBadHex
+		}
+		act, tid, hasTID := bytes.Cut(part, []byte{':'})
+		var a vContAction
+		switch act[0] {
+		case 'c':
+			a.kind = target.ActionContinue
+		case 's':
+			a.kind = target.ActionStep
+		case 't':
+			a.kind = target.ActionStop
+		case 'C', 'S':
+			a.kind = target.ActionContinue
+			if act[0] == 'S' {
+				a.kind = target.ActionStep
+			}
+			n, err := parseHexInt(act[1:])
+			if err != nil {
+				return nil, err
+			}
+			a.signal = n
+			act = act[:1]
+		case 'r':
+			a.kind = target.ActionRangeStep
+			start, end, ok := bytes.Cut(act[1:], []byte{','})
+			if !ok {
+				return nil, errBadHex
+			}
+			var err error
+			if a.start, err = parseHex(start); err != nil {
+				return nil, err
+			}
+			if a.end, err = parseHex(end); err != nil {
+				return nil, err
+			}
+			act = act[:1]
+		default:
+			return nil, errBadHex
+		}
+		if len(act) != 1 {
+			return nil, errBadHex
+		}
+		if hasTID {
+			sel, err := parseSelector(tid)
+			if err != nil {
+				return nil, err
+			}
+			a.sel = sel
+		} else {
+			a.all = true
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (s *Session) vContQuery(_ []byte) {
+	reply := "vCont;c;C;s;S;t"
+	if rs, ok := s.proc.(target.RangeStepper); ok && rs.SupportsRangeStep() {
+		reply += ";r"
+	}
+	s.replyString(reply)
+}
+
+func (s *Session) vCont(pkt []byte) {
+	if s.exited {
+		s.replyString("E01")
+		return
+	}
+	acts, err := parseVCont(pkt[len("vCont;"):])
+	if err != nil {
+		s.replyString("E01")
+		return
+	}
+	// Each thread takes the leftmost action that names it.
+	var actions []target.Action
+	for _, t := range s.proc.Threads() {
+		for _, a := range acts {
+			if !a.all && !a.sel.Matches(t) {
+				continue
+			}
+			act, ok := s.toAction(t, a.kind, a.signal)
+			if !ok {
+				s.replyString("E01")
+				return
+			}
+			act.RangeStart, act.RangeEnd = a.start, a.end
+			actions = append(actions, act)
+			break
+		}
+	}
+	s.resume(actions)
+}
+
+func (s *Session) toAction(t target.ThreadID, kind target.ActionKind, gdbSig int) (target.Action, bool) {
+	sig, ok := LinuxSignal(gdbSig)
+	return target.Action{Thread: t, Kind: kind, Signal: sig}, ok
+}
+
+// legacyResume answers c, C, s and S: the selected thread steps or
+// continues with the others continuing (c) or held (s).
+func (s *Session) legacyResume(pkt []byte) {
+	if s.exited {
+		s.replyString("E01")
+		return
+	}
+	kind := target.ActionContinue
+	if pkt[0] == 's' || pkt[0] == 'S' {
+		kind = target.ActionStep
+	}
+	sig := 0
+	if pkt[0] == 'C' || pkt[0] == 'S' {
+		num, _, _ := bytes.Cut(pkt[1:], []byte{';'})
+		n, err := parseHexInt(num)
+		if err != nil {
+			s.replyString("E01")
+			return
+		}
+		sig = n
+	} else if len(pkt) > 1 {
+		// "c addr" resumes at addr; nothing in use sends it.
+		s.replyString("E01")
+		return
+	}
+	cur, err := s.thread(s.cThread)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	var actions []target.Action
+	for _, t := range s.proc.Threads() {
+		if t == cur {
+			a, ok := s.toAction(t, kind, sig)
+			if !ok {
+				s.replyString("E01")
+				return
+			}
+			actions = append(actions, a)
+		} else if kind == target.ActionContinue {
+			actions = append(actions, target.Action{Thread: t, Kind: target.ActionContinue})
+		}
+	}
+	s.resume(actions)
+}
+
+// resume runs the process until it stops, answering an interrupt from the
+// client meanwhile, and replies with the stop.
+func (s *Session) resume(actions []target.Action) {
+	if len(actions) == 0 {
+		s.replyString("E01")
+		return
+	}
+	type result struct {
+		ev  target.StopEvent
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ev, err := s.proc.Resume(actions)
+		done <- result{ev, err}
+	}()
+	var backlog []Packet
+	for {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				log.WithError(r.err).Warn("resume")
+				s.replyString("E01")
+			} else {
+				s.reportStop(r.ev)
+			}
+			for _, p := range backlog {
+				s.handle(p)
+			}
+			return
+		case r := <-s.in:
+			switch {
+			case r.err != nil:
+				// The client is gone while the program runs: stop it, so
+				// the server can apply its disconnect rule to a stopped process.
+				log.Info("client connection closed while the program runs; stopping it")
+				s.proc.Interrupt()
+				<-done
+				s.finish(EndDisconnected)
+				return
+			case r.pkt.Interrupt:
+				s.proc.Interrupt()
+			case bytes.Equal(r.pkt.Data, []byte("vCtrlC")):
+				s.proc.Interrupt()
+				s.replyString("OK")
+			default:
+				backlog = append(backlog, r.pkt)
+			}
+		}
+	}
+}
+
+func (s *Session) reportStop(ev target.StopEvent) {
+	s.last = ev
+	if ev.Kind != target.StopSignalled {
+		s.exited = true
+	} else {
+		// gdbserver makes the reporting thread the current one.
+		s.gThread = Selector{PID: ev.Thread.PID, TID: ev.Thread.TID}
+	}
+	s.reply(s.stopReply(ev))
+}
+
+func (s *Session) haltReason(_ []byte) {
+	s.reply(s.stopReply(s.last))
+}
+
+// stopReply formats a stop event in the one shape every client gets:
+// T<sig><reason>;<expedited registers>;thread:<id>;core:<n>;
+func (s *Session) stopReply(ev target.StopEvent) []byte {
+	var b []byte
+	switch ev.Kind {
+	case target.StopExited:
+		b = append(b, 'W')
+		b = appendHexByte(b, byte(ev.ExitCode))
+		return s.appendProcess(b, ev.Thread.PID)
+	case target.StopTerminated:
+		b = append(b, 'X')
+		b = appendHexByte(b, byte(GDBSignal(ev.Signal)))
+		return s.appendProcess(b, ev.Thread.PID)
+	}
+	b = append(b, 'T')
+	b = appendHexByte(b, byte(GDBSignal(ev.Signal)))
+	switch ev.Reason {
+	case target.ReasonSWBreak:
+		if s.client.swbreak {
+			b = append(b, "swbreak:;"...)
+		}
+	case target.ReasonHWBreak:
+		if s.client.hwbreak {
+			b = append(b, "hwbreak:;"...)
+		}
+	case target.ReasonWatch, target.ReasonRWatch, target.ReasonAWatch:
+		name := map[target.StopReason]string{target.ReasonWatch: "watch", target.ReasonRWatch: "rwatch", target.ReasonAWatch: "awatch"}[ev.Reason]
+		b = append(b, name...)
+		b = append(b, ':')
+		b = append(b, []byte(padHex(ev.WatchAddr))...)
+		b = append(b, ';')
+	case target.ReasonExec:
+		if s.client.execEvents {
+			b = append(b, "exec:"...)
+			b = appendHex(b, []byte(ev.ExecPath))
+			b = append(b, ';')
+		}
+	}
+	for _, r := range ev.Expedited {
+		b = appendHexByte(b, byte(r.Regnum))
+		b = append(b, ':')
+		b = appendHex(b, r.Value)
+		b = append(b, ';')
+	}
+	b = append(b, "thread:"...)
+	b = appendThreadID(b, ev.Thread, s.client.multiprocess)
+	b = append(b, ';')
+	if ev.Core >= 0 {
+		b = append(b, "core:"...)
+		b = strconv.AppendInt(b, int64(ev.Core), 16)
+		b = append(b, ';')
+	}
+	return b
+}
+
+func (s *Session) appendProcess(b []byte, pid int) []byte {
+	if s.client.multiprocess && pid > 0 {
+		b = append(b, ";process:"...)
+		b = strconv.AppendInt(b, int64(pid), 16)
+	}
+	return b
+}
+
+func appendHexByte(b []byte, v byte) []byte {
+	return append(b, hexDigits[v>>4], hexDigits[v&15])
+}
+
+func padHex(v uint64) string {
+	s := strconv.FormatUint(v, 16)
+	for len(s) < 16 {
+		s = "0" + s
+	}
+	return s
+}

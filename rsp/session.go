@@ -1,0 +1,440 @@
+// Package rsp speaks the GDB Remote Serial Protocol: framing, packet parsing,
+// the session state a client negotiates, and replies. It drives a
+// target.Process and never talks to the kernel itself.
+package rsp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	log "github.com/sirupsen/logrus"
+
+	"github.com/gostub/gostub/target"
+)
+
+// End says why a session finished; the server decides what follows.
+type End int
+
+const (
+	// EndDisconnected: the client went away (EOF, error, or `disconnect`).
+	EndDisconnected End = iota
+	// EndKilled: the client killed the process (vKill, k).
+	EndKilled
+	// EndDetached: the client detached (D).
+	EndDetached
+	// EndServerExit: the client asked the server to exit (monitor exit).
+	EndServerExit
+)
+
+func (e End) String() string {
+	return [...]string{"disconnected", "killed", "detached", "server exit"}[e]
+}
+
+// Hooks lets the server react to monitor commands that concern it.
+type Hooks struct {
+	SetDebug       func(on bool)
+	SetRemoteDebug func(on bool)
+}
+
+// Session is one client connection driving one process.
+type Session struct {
+	conn  *Conn
+	proc  target.Process
+	hooks Hooks
+
+	client clientFeatures
+
+	gThread Selector // Hg: registers and memory
+	cThread Selector // Hc: legacy c/s
+	last    target.StopEvent
+	exited  bool
+
+	in    chan readResult
+	end   End
+	ended bool
+}
+
+// clientFeatures is what the client told us in qSupported and later packets.
+type clientFeatures struct {
+	multiprocess bool
+	swbreak      bool
+	hwbreak      bool
+	execEvents   bool
+	binaryUpload bool
+}
+
+type readResult struct {
+	pkt Packet
+	err error
+}
+
+// NewSession prepares a session on conn for proc, which is stopped.
+func NewSession(conn *Conn, proc target.Process, hooks Hooks) *Session {
+	return &Session{conn: conn, proc: proc, hooks: hooks, last: proc.InitialStop()}
+}
+
+// Serve answers packets until the client leaves, kills, detaches or asks the
+// server to exit. The process is stopped when it returns (or gone).
+func (s *Session) Serve() End {
+	s.in = make(chan readResult, 16)
+	go s.readLoop()
+	for !s.ended {
+		r := <-s.in
+		if r.err != nil {
+			if !errors.Is(r.err, io.EOF) {
+				log.WithError(r.err).Debug("connection read")
+			}
+			return EndDisconnected
+		}
+		s.handle(r.pkt)
+	}
+	return s.end
+}
+
+func (s *Session) readLoop() {
+	for {
+		pkt, err := s.conn.ReadPacket()
+		s.in <- readResult{pkt, err}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *Session) finish(e End) {
+	s.end, s.ended = e, true
+}
+
+func (s *Session) reply(b []byte) {
+	if err := s.conn.WritePacket(b); err != nil {
+		log.WithError(err).Debug("write reply")
+	}
+}
+
+func (s *Session) replyString(str string) { s.reply([]byte(str)) }
+
+// replyErr answers an error in the E NN form gdb expects.
+func (s *Session) replyErr(err error) {
+	if errors.Is(err, target.ErrUnsupported) {
+		s.reply(nil)
+		return
+	}
+	log.WithError(err).Debug("request failed")
+	s.replyString("E01")
+}
+
+func (s *Session) handle(pkt Packet) {
+	switch {
+	case pkt.Interrupt:
+		// Nothing runs: the process is already stopped.
+		return
+	case pkt.TooLong:
+		log.Warn("packet longer than PacketSize refused")
+		s.replyString("E01")
+		return
+	case len(pkt.Data) == 0:
+		s.reply(nil)
+		return
+	}
+	data := pkt.Data
+	h, name := s.lookup(data)
+	if h == nil {
+		log.WithField("packet", printable(data)).Debug("unsupported packet")
+		s.reply(nil)
+		return
+	}
+	_ = name
+	h(s, data)
+}
+
+// handler answers one packet. arg is the whole packet.
+type handler func(s *Session, pkt []byte)
+
+type route struct {
+	prefix string
+	h      handler
+}
+
+// routes is filled in init: handlers reach back to lookup through handle,
+// which a package-level initializer may not.
+var routes []route
+
+// Longer names first where one is a prefix of another; lookup walks the
+// table in order.
+func init() {
+	routes = []route{
+		{"qSupported", (*Session).qSupported},
+		{"QStartNoAckMode", (*Session).startNoAck},
+		{"vMustReplyEmpty", func(s *Session, _ []byte) { s.reply(nil) }},
+		{"qXfer:", (*Session).qXfer},
+		{"qAttached", (*Session).qAttached},
+		{"qfThreadInfo", (*Session).qfThreadInfo},
+		{"qsThreadInfo", func(s *Session, _ []byte) { s.replyString("l") }},
+		{"qC", (*Session).qC},
+		{"qOffsets", func(s *Session, _ []byte) { s.reply(nil) }},
+		{"qSymbol", func(s *Session, _ []byte) { s.replyString("OK") }},
+		{"qRcmd,", (*Session).qRcmd},
+		{"QPassSignals:", (*Session).passSignals},
+		{"QProgramSignals:", func(s *Session, _ []byte) { s.replyString("OK") }},
+		{"QNonStop:", (*Session).nonStop},
+		{"vCont?", (*Session).vContQuery},
+		{"vCont;", (*Session).vCont},
+		{"vKill", (*Session).kill},
+		{"vCtrlC", func(s *Session, _ []byte) { s.replyString("OK") }},
+		{"?", (*Session).haltReason},
+		{"g", (*Session).readRegisters},
+		{"G", (*Session).writeRegisters},
+		{"p", (*Session).readRegister},
+		{"P", (*Session).writeRegister},
+		{"m", (*Session).readMemory},
+		{"M", (*Session).writeMemoryHex},
+		{"X", (*Session).writeMemoryBinary},
+		{"x", (*Session).readMemoryBinary},
+		{"Z", (*Session).insertPoint},
+		{"z", (*Session).removePoint},
+		{"H", (*Session).setThread},
+		{"T", (*Session).threadAlive},
+		{"c", (*Session).legacyResume},
+		{"C", (*Session).legacyResume},
+		{"s", (*Session).legacyResume},
+		{"S", (*Session).legacyResume},
+		{"D", (*Session).detach},
+		{"k", (*Session).killLegacy},
+	}
+}
+
+// lookup finds the handler for a packet. Single-letter packets match on
+// their first byte; named ones on their full name, so that "qC" does not
+// swallow "qCRC".
+func (s *Session) lookup(pkt []byte) (handler, string) {
+	for _, r := range routes {
+		if !bytes.HasPrefix(pkt, []byte(r.prefix)) {
+			continue
+		}
+		if len(r.prefix) > 1 && r.prefix[len(r.prefix)-1] != ':' && r.prefix[len(r.prefix)-1] != ';' &&
+			r.prefix[len(r.prefix)-1] != ',' && len(pkt) > len(r.prefix) && isNameByte(pkt[len(r.prefix)]) {
+			continue
+		}
+		return r.h, r.prefix
+	}
+	return nil, ""
+}
+
+func isNameByte(c byte) bool {
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+func (s *Session) startNoAck(_ []byte) {
+	// The OK itself is still acknowledged; acks stop after it.
+	s.replyString("OK")
+	s.conn.SetNoAck()
+}
+
+func (s *Session) nonStop(pkt []byte) {
+	if string(pkt) == "QNonStop:0" {
+		s.replyString("OK")
+		return
+	}
+	s.replyString("E01")
+}
+
+// thread resolves a selector to one live thread (any = the last stopped one).
+func (s *Session) thread(sel Selector) (target.ThreadID, error) {
+	if s.exited {
+		return target.ThreadID{}, target.ErrNoProcess
+	}
+	threads := s.proc.Threads()
+	if sel.TID <= 0 && (sel.PID <= 0 || sel.PID == s.proc.PID()) {
+		for _, t := range threads {
+			if t == s.last.Thread {
+				return t, nil
+			}
+		}
+		if len(threads) > 0 {
+			return threads[0], nil
+		}
+		return target.ThreadID{}, target.ErrNoThread
+	}
+	for _, t := range threads {
+		if sel.Matches(t) {
+			return t, nil
+		}
+	}
+	return target.ThreadID{}, fmt.Errorf("thread %d: %w", sel.TID, target.ErrNoThread)
+}
+
+func (s *Session) setThread(pkt []byte) {
+	if len(pkt) < 2 {
+		s.replyString("E01")
+		return
+	}
+	sel, err := parseSelector(pkt[2:])
+	if err != nil || s.exited {
+		s.replyString("E01")
+		return
+	}
+	if sel.TID > 0 {
+		if _, err := s.thread(sel); err != nil {
+			s.replyString("E01")
+			return
+		}
+	}
+	switch pkt[1] {
+	case 'g':
+		s.gThread = sel
+	case 'c':
+		s.cThread = sel
+	default:
+		s.replyString("E01")
+		return
+	}
+	s.replyString("OK")
+}
+
+func (s *Session) threadAlive(pkt []byte) {
+	sel, err := parseSelector(pkt[1:])
+	if err != nil {
+		s.replyString("E01")
+		return
+	}
+	if _, err := s.thread(sel); err != nil || sel.TID <= 0 {
+		s.replyString("E01")
+		return
+	}
+	s.replyString("OK")
+}
+
+func (s *Session) qC(pkt []byte) {
+	if len(pkt) != 2 {
+		s.reply(nil)
+		return
+	}
+	t, err := s.thread(s.gThread)
+	if err != nil {
+		s.replyString("E01")
+		return
+	}
+	s.reply(appendThreadID([]byte("QC"), t, s.client.multiprocess))
+}
+
+func (s *Session) qfThreadInfo(_ []byte) {
+	if s.exited {
+		s.replyString("l")
+		return
+	}
+	out := []byte{'m'}
+	for i, t := range s.proc.Threads() {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendThreadID(out, t, s.client.multiprocess)
+	}
+	s.reply(out)
+}
+
+func (s *Session) qAttached(_ []byte) {
+	if s.exited {
+		s.replyString("E01")
+		return
+	}
+	if s.proc.Attached() {
+		s.replyString("1")
+	} else {
+		s.replyString("0")
+	}
+}
+
+func (s *Session) passSignals(pkt []byte) {
+	f, ok := s.proc.(target.SignalFilter)
+	if !ok {
+		s.reply(nil)
+		return
+	}
+	sigs := map[int]bool{}
+	list := pkt[len("QPassSignals:"):]
+	if len(list) > 0 {
+		for _, part := range bytes.Split(list, []byte{';'}) {
+			n, err := parseHexInt(part)
+			if err != nil {
+				s.replyString("E01")
+				return
+			}
+			if l, ok := LinuxSignal(n); ok && l != 0 {
+				sigs[l] = true
+			}
+		}
+	}
+	f.SetPassSignals(sigs)
+	s.replyString("OK")
+}
+
+func (s *Session) detach(pkt []byte) {
+	if s.exited {
+		s.replyString("E01")
+		return
+	}
+	if len(pkt) > 1 {
+		if pkt[1] != ';' {
+			s.replyString("E01")
+			return
+		}
+		pid, err := parseHexInt(pkt[2:])
+		if err != nil || pid != s.proc.PID() {
+			s.replyString("E01")
+			return
+		}
+	}
+	if err := s.proc.Detach(); err != nil {
+		log.WithError(err).Warn("detach")
+		s.replyString("E01")
+		return
+	}
+	s.exited = true
+	s.replyString("OK")
+	s.finish(EndDetached)
+}
+
+func (s *Session) kill(pkt []byte) {
+	if s.exited {
+		s.replyString("E01")
+		return
+	}
+	if rest := pkt[len("vKill"):]; len(rest) > 0 {
+		pid, err := parseHexInt(bytes.TrimPrefix(rest, []byte{';'}))
+		if err != nil || pid != s.proc.PID() {
+			s.replyString("E01")
+			return
+		}
+	}
+	if err := s.proc.Kill(); err != nil {
+		log.WithError(err).Warn("kill")
+	}
+	s.exited = true
+	s.replyString("OK")
+	s.finish(EndKilled)
+}
+
+// killLegacy answers 'k'; gdbserver sends nothing back, which leaves LLDB
+// waiting, so we reply with the exit the kill causes.
+func (s *Session) killLegacy(pkt []byte) {
+	if len(pkt) != 1 {
+		s.reply(nil)
+		return
+	}
+	if !s.exited {
+		pid := s.proc.PID()
+		if err := s.proc.Kill(); err != nil {
+			log.WithError(err).Warn("kill")
+		}
+		s.exited = true
+		s.reply(s.stopReply(target.StopEvent{Kind: target.StopTerminated, Signal: 9, Thread: target.ThreadID{PID: pid}}))
+	} else {
+		s.replyString("OK")
+	}
+	s.finish(EndKilled)
+}
+
+// ProcessGone reports that the process exited, was killed or detached.
+func (s *Session) ProcessGone() bool { return s.exited }

@@ -1,0 +1,572 @@
+// Package linux implements target.Process with ptrace on Linux x86-64.
+// It is the only package of gostub that talks to the kernel about tracees.
+package linux
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	log "github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/gostub/gostub/breakpoints"
+	"github.com/gostub/gostub/regs"
+	"github.com/gostub/gostub/target"
+)
+
+const traceOptions = unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+	unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEVFORKDONE
+
+// thread is what we know of one traced thread.
+type thread struct {
+	tid     int
+	stopped bool // in a ptrace-stop
+	// expectStop: we sent it a SIGSTOP that has not been reported yet.
+	expectStop bool
+	// newborn: a clone child whose initial SIGSTOP has not been seen yet.
+	newborn bool
+	// pending is an event collected while stopping all threads, to be
+	// reported at a later resume.
+	pending *target.StopEvent
+
+	// how it was last resumed
+	step                 bool
+	rangeStart, rangeEnd uint64
+	// passSig is a pass-through signal met while stopping all threads,
+	// delivered when the thread next runs.
+	passSig int
+
+	gpr      []byte
+	gprValid bool
+	xsave    []byte
+	xsaveN   int // bytes the kernel filled, 0 when not loaded
+}
+
+// Process is a traced Linux process. All ptrace work runs on its tracer thread.
+type Process struct {
+	tr       *tracer
+	pid      int
+	attached bool
+	execPath string
+
+	// mu guards the interrupt hand-over (Interrupt runs on the session's
+	// goroutine while the tracer waits) and the threads map for Threads.
+	mu       sync.Mutex
+	threads  map[int]*thread
+	running  bool
+	intrTID  int  // the running thread an interrupt's SIGSTOP goes to
+	intrSent bool // that SIGSTOP was sent and not yet seen
+
+	stopping    bool              // inside stopAll: absorbed events leave threads stopped
+	pendingExit *target.StopEvent // the process ended while we stopped it
+	lifted      bool              // breakpoints lifted for a vfork child
+
+	layout *regs.Layout
+	mem    *memory
+	bps    *breakpoints.Software
+	pass   map[int]bool
+	exited bool
+
+	// stops of threads not yet known (clone child seen before the clone event).
+	early map[int]unix.WaitStatus
+}
+
+// LaunchOptions describe a program to start under ptrace.
+type LaunchOptions struct {
+	Path string
+	Args []string // argv[1:]
+	Env  []string // nil means inherit
+	Dir  string
+	// Shell, when set, starts the program as `Shell -c 'exec PROG ARGS'` as
+	// gdbserver does by default.
+	Shell string
+	// DisableASLR runs the program with ADDR_NO_RANDOMIZE.
+	DisableASLR bool
+	// Files are the inferior's stdin, stdout and stderr.
+	Files []*os.File
+}
+
+// Launch starts a program stopped at its first instruction (the dynamic
+// loader's entry), traced.
+func Launch(opts LaunchOptions) (*Process, error) {
+	p := newProcess()
+	var err error
+	p.tr.do(func() { err = p.launch(opts) })
+	if err != nil {
+		p.tr.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Attach traces every thread of a running process and leaves it stopped.
+func Attach(pid int) (*Process, error) {
+	p := newProcess()
+	p.pid = pid
+	p.attached = true
+	var err error
+	p.tr.do(func() { err = p.attach() })
+	if err != nil {
+		p.tr.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func newProcess() *Process {
+	return &Process{
+		tr:      newTracer(),
+		threads: make(map[int]*thread),
+		bps:     breakpoints.NewSoftware(),
+		pass:    make(map[int]bool),
+		early:   make(map[int]unix.WaitStatus),
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '=' || r == ',' || r == ':' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (p *Process) launch(opts LaunchOptions) error {
+	argv := append([]string{opts.Path}, opts.Args...)
+	path := opts.Path
+	if opts.Shell != "" {
+		quoted := make([]string, len(argv))
+		for i, a := range argv {
+			quoted[i] = shellQuote(a)
+		}
+		path = opts.Shell
+		argv = []string{opts.Shell, "-c", "exec " + strings.Join(quoted, " ")}
+	} else if !strings.Contains(path, "/") {
+		path = "./" + path
+	}
+	files := opts.Files
+	if files == nil {
+		files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	}
+	if opts.DisableASLR {
+		// personality is per task and inherited by fork: set it on this (the
+		// tracer) thread around the fork only.
+		old, err := personality(0xffffffff)
+		if err == nil {
+			personality(old | addrNoRandomize)
+			defer personality(old)
+		}
+	}
+	proc, err := os.StartProcess(path, argv, &os.ProcAttr{
+		Dir:   opts.Dir,
+		Env:   opts.Env,
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
+	})
+	if err != nil {
+		return fmt.Errorf("start %s: %w", opts.Path, err)
+	}
+	p.pid = proc.Pid
+	proc.Release()
+
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(p.pid, &ws, unix.WALL, nil); err != nil {
+		return fmt.Errorf("wait for %s to start: %w", opts.Path, err)
+	}
+	if !ws.Stopped() {
+		return fmt.Errorf("start %s: exited before its first instruction (%v)", opts.Path, describeStatus(ws))
+	}
+	if err := unix.PtraceSetOptions(p.pid, traceOptions|unix.PTRACE_O_EXITKILL); err != nil {
+		unix.Kill(p.pid, unix.SIGKILL)
+		return fmt.Errorf("set ptrace options: %w", err)
+	}
+	if opts.Shell != "" {
+		// Run the shell until it execs the program.
+		if err := unix.PtraceCont(p.pid, 0); err != nil {
+			return fmt.Errorf("start %s through %s: %w", opts.Path, opts.Shell, err)
+		}
+		for {
+			if _, err := unix.Wait4(p.pid, &ws, unix.WALL, nil); err != nil {
+				return fmt.Errorf("start %s: %w", opts.Path, err)
+			}
+			if ws.Exited() || ws.Signaled() {
+				return fmt.Errorf("during startup program exited with code %d (%v)", ws.ExitStatus(), describeStatus(ws))
+			}
+			if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC {
+				break
+			}
+			sig := 0
+			if ws.Stopped() && ws.StopSignal() != unix.SIGTRAP {
+				sig = int(ws.StopSignal())
+			}
+			if err := unix.PtraceCont(p.pid, sig); err != nil {
+				return fmt.Errorf("start %s: %w", opts.Path, err)
+			}
+		}
+	}
+	p.threads[p.pid] = &thread{tid: p.pid, stopped: true}
+	p.execPath, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid))
+	return p.setupAddressSpace()
+}
+
+func personality(persona uint64) (uint64, error) {
+	r, _, e := unix.Syscall(unix.SYS_PERSONALITY, uintptr(persona), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return uint64(r), nil
+}
+
+func (p *Process) attach() error {
+	seen := make(map[int]bool)
+	for {
+		tids, err := listTasks(p.pid)
+		if err != nil {
+			return fmt.Errorf("attach to %d: %w", p.pid, err)
+		}
+		added := false
+		for _, tid := range tids {
+			if seen[tid] {
+				continue
+			}
+			seen[tid] = true
+			added = true
+			if err := p.attachThread(tid); err != nil {
+				if tid == p.pid {
+					p.detachAll()
+					return fmt.Errorf("attach to %d: %w", p.pid, err)
+				}
+				log.WithError(err).WithField("tid", tid).Debug("thread vanished during attach")
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	p.execPath, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid))
+	return p.setupAddressSpace()
+}
+
+func (p *Process) attachThread(tid int) error {
+	if err := unix.PtraceAttach(tid); err != nil {
+		return err
+	}
+	t := &thread{tid: tid}
+	p.threads[tid] = t
+	for {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil {
+			delete(p.threads, tid)
+			return err
+		}
+		if ws.Exited() || ws.Signaled() {
+			delete(p.threads, tid)
+			return errors.New("thread exited")
+		}
+		if ws.StopSignal() == unix.SIGSTOP {
+			break
+		}
+		// Another signal arrived first: keep it for the program.
+		ev := target.StopEvent{Kind: target.StopSignalled, Thread: target.ThreadID{PID: p.pid, TID: tid}, Signal: int(ws.StopSignal()), Core: -1}
+		t.pending = &ev
+		t.expectStop = true
+		break
+	}
+	t.stopped = true
+	if err := unix.PtraceSetOptions(tid, traceOptions); err != nil {
+		return fmt.Errorf("set ptrace options of %d: %w", tid, err)
+	}
+	return nil
+}
+
+// setupAddressSpace (re)reads what depends on the program image: memory
+// handle and register layout. Runs after launch, attach and exec.
+func (p *Process) setupAddressSpace() error {
+	p.mem.close()
+	m, err := openMemory(p.pid)
+	if err != nil {
+		return err
+	}
+	p.mem = m
+	t := p.threads[p.pid]
+	if t == nil {
+		for _, th := range p.threads {
+			t = th
+			break
+		}
+	}
+	xcr0 := regs.FeatureX87 | regs.FeatureSSE
+	if err := p.loadXsave(t); err == nil && t.xsaveN >= regs.XCR0Offset+8 {
+		xcr0 = le64(t.xsave[regs.XCR0Offset:])
+	}
+	p.layout = regs.AMD64(xcr0)
+	return nil
+}
+
+func le64(b []byte) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+func putLE64(b []byte, v uint64) {
+	for i := 0; i < 8; i++ {
+		b[i] = byte(v >> (8 * i))
+	}
+}
+
+func describeStatus(ws unix.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return fmt.Sprintf("exited with %d", ws.ExitStatus())
+	case ws.Signaled():
+		return fmt.Sprintf("killed by %v", ws.Signal())
+	case ws.Stopped():
+		return fmt.Sprintf("stopped by %v (event %d)", ws.StopSignal(), ws.TrapCause())
+	}
+	return fmt.Sprintf("status %#x", uint32(ws))
+}
+
+// PID is the process id.
+func (p *Process) PID() int { return p.pid }
+
+// Attached tells whether we attached (true) or launched (false).
+func (p *Process) Attached() bool { return p.attached }
+
+// ExecFile is the absolute path of the program.
+func (p *Process) ExecFile() (string, error) {
+	if p.execPath == "" {
+		return "", target.ErrUnsupported
+	}
+	return p.execPath, nil
+}
+
+// Auxv returns the process's auxiliary vector.
+func (p *Process) Auxv() ([]byte, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/auxv", p.pid))
+	if err != nil {
+		return nil, fmt.Errorf("read auxv: %w", err)
+	}
+	return b, nil
+}
+
+// Threads lists live threads, leader first then by id.
+func (p *Process) Threads() []target.ThreadID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]target.ThreadID, 0, len(p.threads))
+	for tid, t := range p.threads {
+		if t.newborn {
+			continue
+		}
+		out = append(out, target.ThreadID{PID: p.pid, TID: tid})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].TID, out[j].TID
+		if (a == p.pid) != (b == p.pid) {
+			return a == p.pid
+		}
+		return a < b
+	})
+	return out
+}
+
+// ThreadName is the thread's comm.
+func (p *Process) ThreadName(t target.ThreadID) string { return threadName(p.pid, t.TID) }
+
+// ThreadCore is the CPU the thread last ran on.
+func (p *Process) ThreadCore(t target.ThreadID) int { return threadCore(p.pid, t.TID) }
+
+// SetPassSignals sets the signals delivered without stopping (QPassSignals).
+func (p *Process) SetPassSignals(sigs map[int]bool) {
+	p.tr.do(func() { p.pass = sigs })
+}
+
+// SupportsRangeStep: yes, range stepping runs in the wait loop.
+func (p *Process) SupportsRangeStep() bool { return true }
+
+func (p *Process) thread(id target.ThreadID) (*thread, error) {
+	if p.exited {
+		return nil, target.ErrNoProcess
+	}
+	t := p.threads[id.TID]
+	if t == nil || t.newborn {
+		return nil, fmt.Errorf("thread %d: %w", id.TID, target.ErrNoThread)
+	}
+	return t, nil
+}
+
+// ReadMemory reads with breakpoints hidden.
+func (p *Process) ReadMemory(addr uint64, buf []byte) error {
+	if p.exited || p.mem == nil {
+		return target.ErrNoProcess
+	}
+	if err := p.mem.ReadMemory(addr, buf); err != nil {
+		return err
+	}
+	p.bps.ShadowRead(addr, buf)
+	return nil
+}
+
+// WriteMemory writes around inserted breakpoints, keeping them.
+func (p *Process) WriteMemory(addr uint64, data []byte) error {
+	if p.exited || p.mem == nil {
+		return target.ErrNoProcess
+	}
+	return p.mem.WriteMemory(addr, p.bps.ShadowWrite(addr, data))
+}
+
+// SupportsBreakpoint: software breakpoints only, for now.
+func (p *Process) SupportsBreakpoint(kind target.BreakpointKind) bool {
+	return kind == target.BreakSoftware
+}
+
+// InsertBreakpoint plants a client breakpoint.
+func (p *Process) InsertBreakpoint(kind target.BreakpointKind, addr uint64, size int) error {
+	if kind != target.BreakSoftware {
+		return target.ErrUnsupported
+	}
+	if p.exited {
+		return target.ErrNoProcess
+	}
+	return p.bps.Insert(p.mem, addr, breakpoints.OwnerClient)
+}
+
+// RemoveBreakpoint removes a client breakpoint.
+func (p *Process) RemoveBreakpoint(kind target.BreakpointKind, addr uint64, size int) error {
+	if kind != target.BreakSoftware {
+		return target.ErrUnsupported
+	}
+	if p.exited {
+		return target.ErrNoProcess
+	}
+	ok, err := p.bps.Remove(p.mem, addr, breakpoints.OwnerClient)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return target.ErrNotInserted
+	}
+	return nil
+}
+
+// Detach removes every breakpoint and lets all threads run untraced.
+func (p *Process) Detach() error {
+	if p.exited {
+		return target.ErrNoProcess
+	}
+	var err error
+	p.tr.do(func() { err = p.detachAll() })
+	p.tr.stop()
+	return err
+}
+
+func (p *Process) detachAll() error {
+	var first error
+	if p.mem != nil {
+		first = p.bps.RemoveAll(p.mem)
+	}
+	for tid, t := range p.threads {
+		sig := 0
+		if t.pending != nil && t.pending.Kind == target.StopSignalled && t.pending.Signal != int(unix.SIGTRAP) &&
+			t.pending.Signal != int(unix.SIGSTOP) {
+			sig = t.pending.Signal
+		}
+		if t.expectStop || t.newborn {
+			// Our SIGSTOP is still queued: SIGCONT discards it, so the
+			// process does not stop the moment we let go.
+			unix.Tgkill(p.pid, tid, unix.SIGCONT)
+		}
+		if err := detachThread(tid, sig); err != nil && !errors.Is(err, unix.ESRCH) && first == nil {
+			first = fmt.Errorf("detach thread %d: %w", tid, err)
+		}
+	}
+	p.threads = map[int]*thread{}
+	p.exited = true
+	p.mem.close()
+	return first
+}
+
+// Kill removes breakpoints, kills the process and reaps every thread.
+func (p *Process) Kill() error {
+	if p.exited {
+		return target.ErrNoProcess
+	}
+	var err error
+	p.tr.do(func() { err = p.kill() })
+	p.tr.stop()
+	return err
+}
+
+func (p *Process) kill() error {
+	if p.mem != nil {
+		p.bps.RemoveAll(p.mem)
+	}
+	if err := unix.Kill(p.pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("kill %d: %w", p.pid, err)
+	}
+	p.reapAll()
+	p.exited = true
+	p.mem.close()
+	return nil
+}
+
+// reapAll waits until the leader is gone, collecting every thread.
+func (p *Process) reapAll() {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return
+		}
+		if wpid == p.pid && (ws.Exited() || ws.Signaled()) {
+			return
+		}
+	}
+}
+
+// WaitExit blocks until a detached child of ours exits, so it leaves no zombie.
+func WaitExit(pid int) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+var _ target.Process = (*Process)(nil)
+
+// RemoveAllBreakpoints restores every byte our breakpoints replaced.
+func (p *Process) RemoveAllBreakpoints() error {
+	if p.exited || p.mem == nil {
+		return nil
+	}
+	return p.bps.RemoveAll(p.mem)
+}
+
+// InitialStop is the stop the first client is told about: SIGTRAP at the
+// first instruction after launch, signal 0 after attach (the SIGSTOP of the
+// attach is ours, not the program's).
+func (p *Process) InitialStop() target.StopEvent {
+	sig := int(unix.SIGTRAP)
+	if p.attached {
+		sig = 0
+	}
+	ev := target.StopEvent{Kind: target.StopSignalled, Thread: target.ThreadID{PID: p.pid, TID: p.pid}, Signal: sig}
+	p.tr.do(func() { ev = p.complete(ev) })
+	return ev
+}
+
+// addrNoRandomize is ADDR_NO_RANDOMIZE from <linux/personality.h>.
+const addrNoRandomize = 0x0040000

@@ -1,0 +1,135 @@
+package linux
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Raw ptrace requests that x/sys/unix does not wrap in the form we need.
+// All of them must run on the tracer thread.
+
+func ptrace(req int, tid int, addr, data uintptr) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(tid), addr, data, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// getRegset reads one regset into buf and returns how many bytes the kernel filled.
+func getRegset(tid int, note int, buf []byte) (int, error) {
+	iov := unix.Iovec{Base: &buf[0]}
+	iov.SetLen(len(buf))
+	if err := ptrace(unix.PTRACE_GETREGSET, tid, uintptr(note), uintptr(unsafe.Pointer(&iov))); err != nil {
+		return 0, err
+	}
+	return int(iov.Len), nil
+}
+
+func setRegset(tid int, note int, buf []byte) error {
+	iov := unix.Iovec{Base: &buf[0]}
+	iov.SetLen(len(buf))
+	return ptrace(unix.PTRACE_SETREGSET, tid, uintptr(note), uintptr(unsafe.Pointer(&iov)))
+}
+
+func resumeThread(tid int, step bool, sig int) error {
+	req := unix.PTRACE_CONT
+	if step {
+		req = unix.PTRACE_SINGLESTEP
+	}
+	return ptrace(req, tid, 0, uintptr(sig))
+}
+
+func detachThread(tid int, sig int) error {
+	return ptrace(unix.PTRACE_DETACH, tid, 0, uintptr(sig))
+}
+
+// siginfo is the head of the kernel's siginfo_t (128 bytes in all).
+type siginfo struct {
+	Signo int32
+	Errno int32
+	Code  int32
+	_     int32
+	Addr  uint64 // si_addr for SIGSEGV/SIGTRAP faults
+	_     [104]byte
+}
+
+const (
+	siKernel   = 0x80 // int3 on x86 reports SI_KERNEL
+	trapBrkpt  = 1
+	trapTrace  = 2
+	trapHWBkpt = 4
+)
+
+func getSiginfo(tid int) (siginfo, error) {
+	var si siginfo
+	err := ptrace(unix.PTRACE_GETSIGINFO, tid, 0, uintptr(unsafe.Pointer(&si)))
+	return si, err
+}
+
+// threadCore reads the CPU a thread last ran on from /proc (field 39 of stat).
+func threadCore(pid, tid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	if err != nil {
+		return -1
+	}
+	// The command name may hold spaces; fields start after the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); processor is field 39.
+	if len(f) < 37 {
+		return -1
+	}
+	n, err := strconv.Atoi(f[36])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// threadState is the one-letter state of /proc/PID/task/TID/stat, or 0.
+func threadState(pid, tid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0
+	}
+	return s[i+2]
+}
+
+// threadName is the comm of a thread.
+func threadName(pid, tid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(string(b), "\n")
+}
+
+// listTasks returns the thread ids of a process.
+func listTasks(pid int) ([]int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, 0, len(ents))
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,439 @@
+package linux
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	log "github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/gostub/gostub/target"
+)
+
+// Resume runs the threads named in actions and returns the next reportable
+// event with every thread stopped again.
+func (p *Process) Resume(actions []target.Action) (ev target.StopEvent, err error) {
+	if !p.tr.do(func() { ev, err = p.resume(actions) }) {
+		err = target.ErrNoProcess
+	}
+	return
+}
+
+func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
+	if p.exited {
+		return target.StopEvent{}, target.ErrNoProcess
+	}
+	if p.pendingExit != nil {
+		ev := *p.pendingExit
+		p.pendingExit = nil
+		return p.finishExit(ev), nil
+	}
+	// An event already collected for a thread about to run is reported
+	// first, without running anything.
+	for _, a := range actions {
+		t := p.threads[a.Thread.TID]
+		if t == nil {
+			return target.StopEvent{}, fmt.Errorf("resume thread %d: %w", a.Thread.TID, target.ErrNoThread)
+		}
+		if a.Kind == target.ActionStop || t.pending == nil {
+			continue
+		}
+		ev := *t.pending
+		t.pending = nil
+		if p.stillReportable(t, ev) {
+			return p.complete(ev), nil
+		}
+	}
+
+	var intrTID int
+	for _, a := range actions {
+		t := p.threads[a.Thread.TID]
+		if a.Kind == target.ActionStop {
+			continue
+		}
+		t.step = a.Kind == target.ActionStep || a.Kind == target.ActionRangeStep
+		t.rangeStart, t.rangeEnd = 0, 0
+		if a.Kind == target.ActionRangeStep {
+			t.rangeStart, t.rangeEnd = a.RangeStart, a.RangeEnd
+		}
+		sig := a.Signal
+		if sig == 0 {
+			sig = t.passSig
+		}
+		t.passSig = 0
+		if err := p.run(t, sig); err != nil {
+			log.WithError(err).WithField("tid", t.tid).Debug("resume failed; thread gone?")
+			continue
+		}
+		if intrTID == 0 || t.tid == p.pid {
+			intrTID = t.tid
+		}
+	}
+	if intrTID == 0 {
+		return target.StopEvent{}, errors.New("resume: no thread to run")
+	}
+
+	p.mu.Lock()
+	p.running, p.intrTID, p.intrSent = true, intrTID, false
+	p.mu.Unlock()
+
+	ev, err := p.waitLoop()
+
+	p.mu.Lock()
+	p.running = false
+	if p.intrSent {
+		// Our SIGSTOP is still on its way: swallow it when it comes.
+		if t := p.threads[p.intrTID]; t != nil {
+			t.expectStop = true
+		}
+		p.intrSent = false
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return ev, err
+	}
+	if ev.Kind != target.StopSignalled {
+		return p.finishExit(ev), nil
+	}
+	p.stopAll()
+	return p.complete(ev), nil
+}
+
+// run resumes one thread the way it was asked to run.
+func (p *Process) run(t *thread, sig int) error {
+	t.invalidate()
+	if err := resumeThread(t.tid, t.step, sig); err != nil {
+		return fmt.Errorf("resume thread %d: %w", t.tid, err)
+	}
+	t.stopped = false
+	return nil
+}
+
+// rerun lets a thread go on after an event we absorbed, unless we are
+// stopping everything, in which case it stays stopped.
+func (p *Process) rerun(t *thread, sig int) {
+	if p.stopping {
+		t.passSig = sig
+		return
+	}
+	if err := p.run(t, sig); err != nil {
+		log.WithError(err).WithField("tid", t.tid).Debug("rerun failed")
+	}
+}
+
+// Interrupt stops a running Resume; the stop is reported as SIGINT. The
+// SIGSTOP goes to one running thread (the leader when it runs), so no
+// thread the client left stopped is disturbed.
+func (p *Process) Interrupt() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running || p.intrSent {
+		return
+	}
+	if err := unix.Tgkill(p.pid, p.intrTID, unix.SIGSTOP); err != nil {
+		log.WithError(err).Debug("interrupt: tgkill failed")
+		return
+	}
+	p.intrSent = true
+}
+
+func (p *Process) waitLoop() (target.StopEvent, error) {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return target.StopEvent{}, fmt.Errorf("wait: %w", err)
+		}
+		if ev, report := p.handleStatus(wpid, ws); report {
+			return ev, nil
+		}
+	}
+}
+
+// handleStatus digests one wait status. It returns an event when the status
+// is worth reporting; otherwise the thread has been set running again (or
+// left stopped while stopping all).
+func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, bool) {
+	t := p.threads[wpid]
+	if t == nil {
+		if ws.Stopped() {
+			// A clone child can stop before its parent's clone event.
+			p.early[wpid] = ws
+		}
+		return target.StopEvent{}, false
+	}
+	id := target.ThreadID{PID: p.pid, TID: wpid}
+	if ws.Exited() || ws.Signaled() {
+		if wpid != p.pid {
+			delete(p.threads, wpid)
+			return target.StopEvent{}, false
+		}
+		ev := target.StopEvent{Kind: target.StopExited, Thread: id, ExitCode: ws.ExitStatus(), Core: -1}
+		if ws.Signaled() {
+			ev.Kind, ev.Signal = target.StopTerminated, int(ws.Signal())
+		}
+		return ev, true
+	}
+	if !ws.Stopped() {
+		return target.StopEvent{}, false
+	}
+	t.stopped = true
+	t.invalidate()
+	sig := ws.StopSignal()
+	switch {
+	case sig == unix.SIGTRAP && ws.TrapCause() != 0:
+		return p.handleExtended(t, ws.TrapCause())
+	case sig == unix.SIGTRAP|0x80:
+		// A syscall stop nobody asked for.
+		p.rerun(t, 0)
+		return target.StopEvent{}, false
+	case t.newborn && sig == unix.SIGSTOP:
+		t.newborn = false
+		p.rerun(t, 0)
+		return target.StopEvent{}, false
+	case sig == unix.SIGSTOP:
+		p.mu.Lock()
+		ours := p.intrSent && p.intrTID == t.tid
+		if ours {
+			p.intrSent = false
+		}
+		p.mu.Unlock()
+		if ours {
+			return signalEvent(id, unix.SIGINT), true
+		}
+		if t.expectStop {
+			t.expectStop = false
+			p.rerun(t, 0)
+			return target.StopEvent{}, false
+		}
+	case sig == unix.SIGTRAP:
+		return p.handleTrap(t)
+	}
+	if p.pass[int(sig)] {
+		p.rerun(t, int(sig))
+		return target.StopEvent{}, false
+	}
+	return signalEvent(id, sig), true
+}
+
+func signalEvent(id target.ThreadID, sig unix.Signal) target.StopEvent {
+	return target.StopEvent{Kind: target.StopSignalled, Thread: id, Signal: int(sig), Core: -1}
+}
+
+func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
+	id := target.ThreadID{PID: p.pid, TID: t.tid}
+	ev := signalEvent(id, unix.SIGTRAP)
+	si, err := getSiginfo(t.tid)
+	if err != nil {
+		return ev, true
+	}
+	pc, err := p.pc(t)
+	if err != nil {
+		return ev, true
+	}
+	if (si.Code == siKernel || si.Code == trapBrkpt) && p.bps.Inserted(pc-1) {
+		// Report the breakpoint address, for every client.
+		if err := p.setPC(t, pc-1); err != nil {
+			log.WithError(err).Warn("rewind pc after breakpoint")
+		}
+		ev.Reason = target.ReasonSWBreak
+		return ev, true
+	}
+	if t.step && t.rangeEnd > t.rangeStart && pc >= t.rangeStart && pc < t.rangeEnd && !p.bps.Inserted(pc) {
+		p.rerun(t, 0)
+		return target.StopEvent{}, false
+	}
+	return ev, true
+}
+
+func (p *Process) handleExtended(t *thread, cause int) (target.StopEvent, bool) {
+	switch cause {
+	case unix.PTRACE_EVENT_CLONE:
+		msg, err := unix.PtraceGetEventMsg(t.tid)
+		if err == nil {
+			p.addClone(int(msg))
+		}
+	case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK:
+		msg, err := unix.PtraceGetEventMsg(t.tid)
+		if err == nil {
+			p.releaseChild(int(msg), cause == unix.PTRACE_EVENT_VFORK)
+		}
+	case unix.PTRACE_EVENT_VFORK_DONE:
+		if p.lifted {
+			p.lifted = false
+			if err := p.bps.Reinsert(p.mem); err != nil {
+				log.WithError(err).Warn("reinsert breakpoints after vfork")
+			}
+		}
+	case unix.PTRACE_EVENT_EXEC:
+		return p.handleExec(t), true
+	}
+	p.rerun(t, 0)
+	return target.StopEvent{}, false
+}
+
+// addClone registers a new thread; it starts with a SIGSTOP of its own.
+func (p *Process) addClone(tid int) {
+	nt := &thread{tid: tid, newborn: true}
+	p.mu.Lock()
+	p.threads[tid] = nt
+	p.mu.Unlock()
+	if ws, ok := p.early[tid]; ok {
+		delete(p.early, tid)
+		p.handleStatus(tid, ws)
+	}
+}
+
+// releaseChild lets a forked child go untraced, without our breakpoints in
+// its copy of memory. For vfork the memory is shared with the parent, so the
+// traps are lifted until the parent's vfork-done.
+func (p *Process) releaseChild(child int, vfork bool) {
+	var ws unix.WaitStatus
+	if _, ok := p.early[child]; ok {
+		delete(p.early, child)
+	} else if _, err := unix.Wait4(child, &ws, unix.WALL, nil); err != nil {
+		log.WithError(err).WithField("child", child).Warn("wait for forked child")
+		return
+	}
+	if vfork {
+		if err := p.bps.Lift(p.mem); err != nil {
+			log.WithError(err).Warn("lift breakpoints for vfork")
+		}
+		p.lifted = true
+	} else if p.bps.Len() > 0 {
+		if m, err := openMemory(child); err == nil {
+			if err := p.bps.Lift(m); err != nil {
+				log.WithError(err).Warn("remove breakpoints from forked child")
+			}
+			m.close()
+		}
+	}
+	if err := detachThread(child, 0); err != nil {
+		log.WithError(err).WithField("child", child).Warn("detach forked child")
+	}
+}
+
+// handleExec resets what the new program replaced: threads (the exec'ing
+// thread is now the leader), breakpoints, memory and registers.
+func (p *Process) handleExec(t *thread) target.StopEvent {
+	p.mu.Lock()
+	leader := p.threads[p.pid]
+	if leader == nil {
+		leader = t
+	}
+	leader.tid, leader.stopped, leader.expectStop, leader.newborn = p.pid, true, false, false
+	leader.pending, leader.step = nil, false
+	leader.invalidate()
+	p.threads = map[int]*thread{p.pid: leader}
+	p.mu.Unlock()
+	p.bps.Forget()
+	p.lifted = false
+	p.execPath, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid))
+	if err := p.setupAddressSpace(); err != nil {
+		log.WithError(err).Warn("after exec")
+	}
+	ev := signalEvent(target.ThreadID{PID: p.pid, TID: p.pid}, unix.SIGTRAP)
+	ev.Reason = target.ReasonExec
+	ev.ExecPath = p.execPath
+	return ev
+}
+
+// stillReportable drops a breakpoint event whose breakpoint the client has
+// removed since it was collected: the PC is already back on the original
+// instruction, so the thread simply runs it.
+func (p *Process) stillReportable(t *thread, ev target.StopEvent) bool {
+	if ev.Reason != target.ReasonSWBreak {
+		return true
+	}
+	pc, err := p.pc(t)
+	return err == nil && p.bps.Inserted(pc)
+}
+
+// stopAll brings every thread to a stop (all-stop), keeping any event met on
+// the way as pending for its thread.
+func (p *Process) stopAll() {
+	p.stopping = true
+	defer func() { p.stopping = false }()
+	for _, t := range p.threads {
+		if t.stopped || t.newborn || t.expectStop {
+			continue
+		}
+		if err := unix.Tgkill(p.pid, t.tid, unix.SIGSTOP); err != nil {
+			continue // gone: its exit will show up in wait
+		}
+		t.expectStop = true
+	}
+	for {
+		waiting := false
+		for _, t := range p.threads {
+			if t.stopped {
+				continue
+			}
+			if t.tid == p.pid && threadState(p.pid, p.pid) == 'Z' {
+				// A leader that has exited stays a zombie until the others do.
+				continue
+			}
+			waiting = true
+			break
+		}
+		if !waiting {
+			return
+		}
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			log.WithError(err).Warn("stop all threads")
+			return
+		}
+		ev, report := p.handleStatus(wpid, ws)
+		if !report {
+			continue
+		}
+		if ev.Kind != target.StopSignalled {
+			p.pendingExit = &ev
+			return
+		}
+		if t := p.threads[ev.Thread.TID]; t != nil {
+			t.pending = &ev
+		}
+	}
+}
+
+// complete fills in what a stop reply needs from the stopped thread.
+func (p *Process) complete(ev target.StopEvent) target.StopEvent {
+	t := p.threads[ev.Thread.TID]
+	if t == nil {
+		return ev
+	}
+	ev.Core = threadCore(p.pid, t.tid)
+	if p.loadGPR(t) == nil {
+		ev.Expedited = ev.Expedited[:0]
+		for _, name := range []string{"rbp", "rsp", "rip"} {
+			if r, ok := p.layout.ByName(name); ok {
+				if v, ok := p.layout.ReadReg(r.Regnum, t.gpr, nil); ok {
+					ev.Expedited = append(ev.Expedited, target.Register{Regnum: r.Regnum, Value: v})
+				}
+			}
+		}
+	}
+	return ev
+}
+
+// finishExit records the end of the process.
+func (p *Process) finishExit(ev target.StopEvent) target.StopEvent {
+	p.exited = true
+	p.mu.Lock()
+	p.threads = map[int]*thread{}
+	p.mu.Unlock()
+	p.bps.Forget()
+	p.mem.close()
+	p.mem = nil
+	return ev
+}

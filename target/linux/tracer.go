@@ -1,0 +1,51 @@
+package linux
+
+import (
+	"runtime"
+	"sync"
+)
+
+// tracer is the one OS thread that owns every tracee: Linux accepts ptrace
+// requests only from the thread that attached. Work is handed to it as whole
+// operations (resume-and-wait, read all registers), not per syscall.
+type tracer struct {
+	work chan func()
+	quit chan struct{}
+	once sync.Once
+}
+
+func newTracer() *tracer {
+	t := &tracer{work: make(chan func()), quit: make(chan struct{})}
+	go t.loop()
+	return t
+}
+
+func (t *tracer) loop() {
+	// Never unlocked: the thread exits with the goroutine, so no other
+	// goroutine ever inherits a thread that is some tracee's tracer.
+	runtime.LockOSThread()
+	for {
+		select {
+		case f := <-t.work:
+			f()
+		case <-t.quit:
+			return
+		}
+	}
+}
+
+// do runs f on the tracer thread and waits for it. It reports false, without
+// running f, once the tracer has stopped.
+func (t *tracer) do(f func()) bool {
+	done := make(chan struct{})
+	select {
+	case t.work <- func() { defer close(done); f() }:
+	case <-t.quit:
+		return false
+	}
+	<-done
+	return true
+}
+
+// stop ends the tracer goroutine (and its thread).
+func (t *tracer) stop() { t.once.Do(func() { close(t.quit) }) }

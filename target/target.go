@@ -1,0 +1,187 @@
+// Package target is the contract between the protocol layer (rsp) and a debuggee.
+// It holds no kernel code; the Linux implementation lives in target/linux.
+//
+// Signals crossing this boundary use the host (Linux) numbering; the rsp package
+// converts to and from gdb's numbering on the wire.
+package target
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ThreadID names one thread of one process. TID -1 means all threads of PID.
+type ThreadID struct {
+	PID, TID int
+}
+
+func (t ThreadID) String() string { return fmt.Sprintf("p%x.%x", t.PID, t.TID) }
+
+// Process is the mandatory part of a debuggee. Every method except Interrupt
+// is called with the process stopped (all-stop) and from one goroutine at a time.
+type Process interface {
+	PID() int
+	// Attached reports whether the process was attached to rather than launched.
+	Attached() bool
+	// Threads lists the live threads, leader first.
+	Threads() []ThreadID
+
+	// TargetXML is the complete target description; RegistersSize is the
+	// length of the block ReadRegisters returns and WriteRegisters takes.
+	TargetXML() []byte
+	RegistersSize() int
+	// RegisterSizes is the byte size of each register, in 'g' order.
+	RegisterSizes() []int
+	// ReadRegisters returns the 'g' block; avail[i] is false for register i
+	// when its value cannot be known. avail may be nil when all are known.
+	ReadRegisters(t ThreadID) (block []byte, avail []bool, err error)
+	WriteRegisters(t ThreadID, block []byte) error
+	// ReadRegister and WriteRegister work on one register by gdb number.
+	ReadRegister(t ThreadID, regnum int) ([]byte, error)
+	WriteRegister(t ThreadID, regnum int, value []byte) error
+
+	// ReadMemory fills buf completely or fails; inserted breakpoints are invisible.
+	ReadMemory(addr uint64, buf []byte) error
+	// WriteMemory writes all of data or fails; it may write read-only text and
+	// keeps inserted breakpoints in place, updating their saved bytes.
+	WriteMemory(addr uint64, data []byte) error
+
+	// Resume runs the threads named in actions (others stay stopped) until an
+	// event worth reporting, stops every thread (all-stop) and returns the event.
+	Resume(actions []Action) (StopEvent, error)
+	// Interrupt asks a running Resume to stop soon and report SIGINT.
+	// It is safe to call from any goroutine, at any time.
+	Interrupt()
+
+	// Detach removes every breakpoint and lets the process run free.
+	Detach() error
+	// Kill removes every breakpoint, kills the process and reaps it.
+	Kill() error
+
+	// InitialStop describes the process as the first client finds it:
+	// stopped at its first instruction after launch, or where attach caught it.
+	InitialStop() StopEvent
+}
+
+// ActionKind is what a resume does with one thread.
+type ActionKind int
+
+const (
+	ActionContinue ActionKind = iota
+	ActionStep
+	// ActionRangeStep steps while the PC stays in [RangeStart, RangeEnd).
+	ActionRangeStep
+	// ActionStop keeps the thread stopped (vCont;t); it is reported with signal 0.
+	ActionStop
+)
+
+// Action is the resume of one concrete thread.
+type Action struct {
+	Thread     ThreadID
+	Kind       ActionKind
+	Signal     int // host signal to deliver, 0 for none
+	RangeStart uint64
+	RangeEnd   uint64
+}
+
+// StopKind says whether the process stopped or ended.
+type StopKind int
+
+const (
+	StopSignalled StopKind = iota // a thread stopped with Signal
+	StopExited                    // the process exited with ExitCode
+	StopTerminated                // the process was killed by Signal
+)
+
+// StopReason refines a SIGTRAP stop.
+type StopReason int
+
+const (
+	ReasonNone StopReason = iota
+	ReasonSWBreak
+	ReasonHWBreak
+	ReasonWatch
+	ReasonRWatch
+	ReasonAWatch
+	// ReasonExec: the process executed a new program (ExecPath); threads,
+	// breakpoints and registers of the old image are gone.
+	ReasonExec
+)
+
+// Register is one register value sent with a stop reply.
+type Register struct {
+	Regnum int
+	Value  []byte
+}
+
+// StopEvent is one reportable event, as the stop reply will describe it.
+type StopEvent struct {
+	Kind      StopKind
+	Thread    ThreadID
+	Signal    int // host numbering
+	ExitCode  int
+	Reason    StopReason
+	WatchAddr uint64
+	Core      int // CPU the thread last ran on, -1 when unknown
+	ExecPath  string
+	// Expedited registers (frame pointer, stack pointer, PC) at the stop.
+	Expedited []Register
+}
+
+// Capabilities a process may implement; the session discovers them with type
+// assertions and advertises exactly what is there.
+type (
+	// Breakpointer inserts and removes client breakpoints (Z0/z0 and friends).
+	Breakpointer interface {
+		InsertBreakpoint(kind BreakpointKind, addr uint64, size int) error
+		RemoveBreakpoint(kind BreakpointKind, addr uint64, size int) error
+		SupportsBreakpoint(kind BreakpointKind) bool
+		// RemoveAllBreakpoints undoes every insertion, for a client that left.
+		RemoveAllBreakpoints() error
+	}
+	// AuxvReader serves qXfer:auxv:read.
+	AuxvReader interface {
+		Auxv() ([]byte, error)
+	}
+	// ExecFiler serves qXfer:exec-file:read.
+	ExecFiler interface {
+		ExecFile() (string, error)
+	}
+	// SignalFilter takes QPassSignals: signals delivered to the program without
+	// a stop reply (host numbering).
+	SignalFilter interface {
+		SetPassSignals(sigs map[int]bool)
+	}
+	// ThreadInfoer gives names and cores for qXfer:threads:read.
+	ThreadInfoer interface {
+		ThreadName(t ThreadID) string
+		ThreadCore(t ThreadID) int
+	}
+	// RangeStepper is implemented by processes that honour ActionRangeStep.
+	RangeStepper interface {
+		SupportsRangeStep() bool
+	}
+)
+
+// BreakpointKind is the Z packet type.
+type BreakpointKind int
+
+const (
+	BreakSoftware BreakpointKind = iota
+	BreakHardware
+	WatchWrite
+	WatchRead
+	WatchAccess
+)
+
+// Errors with a meaning for the protocol layer.
+var (
+	// ErrUnsupported makes the session answer with the empty packet.
+	ErrUnsupported = errors.New("not supported")
+	// ErrNoProcess means the process has exited or was never there.
+	ErrNoProcess = errors.New("no process")
+	// ErrNoThread names a thread that does not exist.
+	ErrNoThread = errors.New("no such thread")
+	// ErrNotInserted answers removal of a point that was never inserted.
+	ErrNotInserted = errors.New("breakpoint not inserted")
+)
