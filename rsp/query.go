@@ -196,13 +196,13 @@ func (s *Session) qRcmd(pkt []byte) {
 			}
 			switch setting {
 			case "debug":
-				if s.hooks.SetDebug != nil {
-					s.hooks.SetDebug(on)
+				if s.opts.SetDebug != nil {
+					s.opts.SetDebug(on)
 				}
 			case "remote-debug":
 				s.conn.RemoteDebug.Store(on)
-				if s.hooks.SetRemoteDebug != nil {
-					s.hooks.SetRemoteDebug(on)
+				if s.opts.SetRemoteDebug != nil {
+					s.opts.SetRemoteDebug(on)
 				}
 			default:
 				out(fmt.Sprintf("Unknown monitor command.\n\n"))

@@ -32,17 +32,21 @@ func (e End) String() string {
 	return [...]string{"disconnected", "killed", "detached", "server exit"}[e]
 }
 
-// Hooks lets the server react to monitor commands that concern it.
-type Hooks struct {
+// Options connects a session to the rest of the server.
+type Options struct {
+	// SetDebug and SetRemoteDebug follow `monitor set debug|remote-debug`.
 	SetDebug       func(on bool)
 	SetRemoteDebug func(on bool)
+	// FS serves host I/O (vFile); nil leaves it unsupported.
+	FS target.HostFS
 }
 
 // Session is one client connection driving one process.
 type Session struct {
 	conn  *Conn
 	proc  target.Process
-	hooks Hooks
+	opts  Options
+	files hostFiles
 
 	client clientFeatures
 
@@ -52,6 +56,7 @@ type Session struct {
 	exited  bool
 
 	in    chan readResult
+	quit  chan struct{}
 	end   End
 	ended bool
 }
@@ -71,14 +76,17 @@ type readResult struct {
 }
 
 // NewSession prepares a session on conn for proc, which is stopped.
-func NewSession(conn *Conn, proc target.Process, hooks Hooks) *Session {
-	return &Session{conn: conn, proc: proc, hooks: hooks, last: proc.InitialStop()}
+func NewSession(conn *Conn, proc target.Process, opts Options) *Session {
+	return &Session{conn: conn, proc: proc, opts: opts, last: proc.InitialStop()}
 }
 
 // Serve answers packets until the client leaves, kills, detaches or asks the
 // server to exit. The process is stopped when it returns (or gone).
 func (s *Session) Serve() End {
 	s.in = make(chan readResult, 16)
+	s.quit = make(chan struct{})
+	defer close(s.quit)
+	defer s.closeFiles()
 	go s.readLoop()
 	for !s.ended {
 		r := <-s.in
@@ -96,7 +104,11 @@ func (s *Session) Serve() End {
 func (s *Session) readLoop() {
 	for {
 		pkt, err := s.conn.ReadPacket()
-		s.in <- readResult{pkt, err}
+		select {
+		case s.in <- readResult{pkt, err}:
+		case <-s.quit:
+			return
+		}
 		if err != nil {
 			return
 		}
@@ -182,6 +194,7 @@ func init() {
 		{"vCont?", (*Session).vContQuery},
 		{"vCont;", (*Session).vCont},
 		{"vKill", (*Session).kill},
+		{"vFile:", (*Session).vFile},
 		{"vCtrlC", func(s *Session, _ []byte) { s.replyString("OK") }},
 		{"?", (*Session).haltReason},
 		{"g", (*Session).readRegisters},

@@ -88,9 +88,9 @@ type Action struct {
 type StopKind int
 
 const (
-	StopSignalled StopKind = iota // a thread stopped with Signal
-	StopExited                    // the process exited with ExitCode
-	StopTerminated                // the process was killed by Signal
+	StopSignalled  StopKind = iota // a thread stopped with Signal
+	StopExited                     // the process exited with ExitCode
+	StopTerminated                 // the process was killed by Signal
 )
 
 // StopReason refines a SIGTRAP stop.
@@ -184,4 +184,37 @@ var (
 	ErrNoThread = errors.New("no such thread")
 	// ErrNotInserted answers removal of a point that was never inserted.
 	ErrNotInserted = errors.New("breakpoint not inserted")
+)
+
+// HostFS gives the client access to files on the target machine (vFile),
+// seen from the mount namespace of process fsPID (0: the server's own).
+type HostFS interface {
+	OpenFile(fsPID int, path string, flags int, mode uint32) (File, error)
+	Unlink(fsPID int, path string) error
+	Readlink(fsPID int, path string) (string, error)
+}
+
+// File is an open target file. Errors carry the host errno (syscall.Errno).
+type File interface {
+	ReadAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
+	Close() error
+	Stat() (FileStat, error)
+}
+
+// FileStat is what vFile:fstat reports.
+type FileStat struct {
+	Dev, Ino, Mode, Nlink, UID, GID, Rdev uint32
+	Size, Blksize, Blocks                 uint64
+	Atime, Mtime, Ctime                   uint32
+}
+
+// Open flags as host I/O carries them (gdb's fileio values).
+const (
+	OpenWrite  = 0x1
+	OpenRDWR   = 0x2
+	OpenAppend = 0x8
+	OpenCreate = 0x200
+	OpenTrunc  = 0x400
+	OpenExcl   = 0x800
 )

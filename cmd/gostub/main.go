@@ -182,7 +182,7 @@ func run(args []string) int {
 		return 1
 	}
 
-	hooks := rsp.Hooks{SetDebug: func(on bool) {
+	opts := rsp.Options{FS: linux.HostFS{}, SetDebug: func(on bool) {
 		if on {
 			log.SetLevel(log.DebugLevel)
 		} else {
@@ -193,7 +193,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "Remote debugging using stdio\n")
 		conn := rsp.NewConn(os.Stdin, os.Stdout)
 		conn.RemoteDebug.Store(cfg.remoteDebug)
-		end, gone := serveOne(conn, proc, hooks)
+		end, gone := serveOne(conn, proc, opts)
 		return finish(cfg, proc, end, gone, true)
 	}
 
@@ -214,7 +214,7 @@ func run(args []string) int {
 		}
 		conn := rsp.NewConn(c, c)
 		conn.RemoteDebug.Store(cfg.remoteDebug)
-		end, gone := serveOne(conn, proc, hooks)
+		end, gone := serveOne(conn, proc, opts)
 		c.Close()
 		if end == rsp.EndDisconnected && !gone && !cfg.once {
 			fmt.Fprintf(os.Stderr, "Remote side has terminated connection.  GDBserver will reopen the connection.\n")
@@ -226,8 +226,8 @@ func run(args []string) int {
 
 // serveOne runs one client session; gone reports that the process no longer
 // exists or is no longer ours.
-func serveOne(conn *rsp.Conn, proc target.Process, hooks rsp.Hooks) (rsp.End, bool) {
-	s := rsp.NewSession(conn, proc, hooks)
+func serveOne(conn *rsp.Conn, proc target.Process, opts rsp.Options) (rsp.End, bool) {
+	s := rsp.NewSession(conn, proc, opts)
 	end := s.Serve()
 	if end == rsp.EndDisconnected && !s.ProcessGone() {
 		// A client that left never leaves its breakpoints behind.
@@ -251,7 +251,8 @@ func finish(cfg *config, proc target.Process, end rsp.End, gone, last bool) int 
 			linux.WaitExit(pid)
 		}
 	case gone:
-	case end == rsp.EndDisconnected && proc.Attached():
+		// Exited, killed by the client, or detached: nothing left to do.
+	case proc.Attached():
 		fmt.Fprintf(os.Stderr, "Detaching process(es): %d\n", pid)
 		if err := proc.Detach(); err != nil {
 			log.WithError(err).Warn("detach")
