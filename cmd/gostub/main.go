@@ -170,7 +170,12 @@ func run(args []string) int {
 			return 1
 		}
 		if ln, err = net.Listen("tcp", addr); err != nil {
-			fmt.Fprintf(os.Stderr, "Can't bind address: %v.\nExiting\n", err)
+			// Tools (gdb's testsuite among them) look for gdbserver's words.
+			msg := err.Error()
+			if errors.Is(err, syscall.EADDRINUSE) {
+				msg = "Address already in use"
+			}
+			fmt.Fprintf(os.Stderr, "Can't bind address: %s.\nExiting\n", msg)
 			return 1
 		}
 		defer ln.Close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -139,6 +140,15 @@ func shellQuote(s string) string {
 }
 
 func (p *Process) launch(opts LaunchOptions) error {
+	// A program named without a directory is looked for in the current
+	// directory first, as gdbserver does, then in PATH by the shell.
+	if !filepath.IsAbs(opts.Path) {
+		if st, err := os.Stat(opts.Path); err == nil && !st.IsDir() {
+			if abs, err := filepath.Abs(opts.Path); err == nil {
+				opts.Path = abs
+			}
+		}
+	}
 	argv := append([]string{opts.Path}, opts.Args...)
 	path := opts.Path
 	if opts.Shell != "" {
@@ -168,7 +178,10 @@ func (p *Process) launch(opts LaunchOptions) error {
 		Dir:   opts.Dir,
 		Env:   opts.Env,
 		Files: files,
-		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
+		// No Pdeathsig: it fires when the forking *thread* exits, which
+		// the tracer thread does after a detach. PTRACE_O_EXITKILL covers
+		// a server that dies while the program is traced.
+		Sys: &syscall.SysProcAttr{Ptrace: true},
 	})
 	if err != nil {
 		return fmt.Errorf("start %s: %w", opts.Path, err)
@@ -302,11 +315,13 @@ func (p *Process) setupAddressSpace() error {
 			break
 		}
 	}
-	xcr0 := regs.FeatureX87 | regs.FeatureSSE
+	// The XSAVE buffer carries XCR0 and, by its size, which offsets the CPU
+	// uses (AMD leaves out the MPX area).
 	if err := p.loadXsave(t); err == nil && t.xsaveN >= regs.XCR0Offset+8 {
-		xcr0 = le64(t.xsave[regs.XCR0Offset:])
+		p.layout = regs.AMD64ForXSave(t.xsave[:t.xsaveN])
+	} else {
+		p.layout = regs.AMD64(regs.FeatureX87 | regs.FeatureSSE)
 	}
-	p.layout = regs.AMD64(xcr0)
 	return nil
 }
 

@@ -1,0 +1,362 @@
+// Command rspbench measures gostub against GNU gdbserver with the same raw
+// RSP operations and prints the speeds side by side.
+//
+// Run it from anywhere inside the gostub module:
+//
+//	go run ./cmd/rspbench                          # builds ./cmd/gostub into a temp dir
+//	go run ./cmd/rspbench -gostub ./gostub -time 5s -ops bphit,mem64m
+//	go run ./cmd/rspbench -gostub /usr/bin/gdbserver  # both columns gdbserver: checks the harness
+//
+// Flags: -gostub PATH (default: build ./cmd/gostub), -gdbserver PATH
+// (/usr/bin/gdbserver), -time D (measuring time per op per stub, 2s),
+// -rounds N (the time is split into N alternating runs, gdbserver first in
+// odd rounds and gostub first in even ones, so both see the same machine
+// conditions), -ops LIST (qC,m1,g,step,bphit,mem64m; "roundtrip" = qC,m1),
+// -src DIR (the C programs, default testdata/bench), -v (per-round lines).
+//
+// Every run starts a fresh `STUB --once localhost:PORT PROG` (PROG is
+// testdata/bench/bphit.c or mem64m.c, built with gcc -g -O0 -no-pie and
+// cached in $TMPDIR/rspbench-<hash>), waits for "Listening on port",
+// connects and does gdb's handshake: qSupported with gdb 13.1's features,
+// QStartNoAckMode, '?'.  Set-up is not timed.  Then:
+//
+//	qC      qC round trip (no ptrace work in the stub)
+//	m1      m<main>,1: one-byte memory read, as gdb's x/64xb does 64 times
+//	g       read all registers
+//	step    vCont;s:pPID.TID inside main's loop, reply T05
+//	bphit   per breakpoint hit what gdb does: vCont;c:pPID.-1 -> T05 at
+//	        bench_hit (pc checked), z0, vCont;s (step off), Z0
+//	mem64m  read a 64 MiB buffer with m packets of PacketSize/2 bytes
+//	        (verified against its pattern once per run, untimed)
+//
+// After each run the inferior is killed with vKill, the connection closed,
+// and rspbench checks that neither the stub nor the inferior is left; what it
+// had to kill by force is reported as a warning.
+//
+// The same operations run as Go benchmarks:
+//
+//	go test -bench . ./cmd/rspbench/
+//	go test -bench 'RSP/bphit' ./cmd/rspbench/ -args -gostub=/path/to/gostub
+//
+// (RSPBENCH_GOSTUB and RSPBENCH_GDBSERVER in the environment work too.)
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+var (
+	flagGostub    = flag.String("gostub", os.Getenv("RSPBENCH_GOSTUB"), "gostub binary (default: build ./cmd/gostub into a temp dir)")
+	flagGdbserver = flag.String("gdbserver", envOr("RSPBENCH_GDBSERVER", "/usr/bin/gdbserver"), "GNU gdbserver binary")
+	flagTime      = flag.Duration("time", 2*time.Second, "measuring time per op and stub")
+	flagRounds    = flag.Int("rounds", 4, "alternating runs per op and stub")
+	flagOps       = flag.String("ops", "all", "comma-separated ops: "+opNames()+" (roundtrip = qC,m1)")
+	flagSrc       = flag.String("src", "", "directory of the benchmark C programs (default: testdata/bench of the module)")
+	flagVerbose   = flag.Bool("v", false, "print every run")
+)
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// stubSpec is one column of the table.
+type stubSpec struct {
+	name string
+	path string
+	err  error // the stub cannot run at all (build failed, missing binary)
+}
+
+// resolveStubs returns gdbserver and gostub, building gostub into tmpDir
+// when gostubPath is empty.
+func resolveStubs(gdbserverPath, gostubPath, tmpDir string) []stubSpec {
+	gdb := stubSpec{name: "gdbserver", path: gdbserverPath}
+	gdb.err = checkExecutable(gdbserverPath)
+	gs := stubSpec{name: "gostub", path: gostubPath}
+	if gostubPath == "" {
+		gs.path, gs.err = buildGostub(tmpDir)
+	} else {
+		gs.err = checkExecutable(gostubPath)
+	}
+	return []stubSpec{gdb, gs}
+}
+
+// tally accumulates the runs of one op on one stub.
+type tally struct {
+	iters    int
+	units    float64
+	elapsed  time.Duration
+	err      error
+	warnings []string
+	info     string
+	rates    []float64 // per round; 0 where the run failed
+}
+
+func (t *tally) rate() float64 { return t.units / t.elapsed.Seconds() }
+
+// measure runs op o for about budget on a fresh session of stub and returns
+// the iterations done, units of work and time taken.  Cleanup problems are
+// returned as warnings.
+func measure(stub string, prog *program, o op, budget time.Duration) (iters int, units float64, elapsed time.Duration, info string, warn, err error) {
+	s, err := launch(stub, prog)
+	if err != nil {
+		return 0, 0, 0, "", nil, err
+	}
+	defer func() { warn = s.close() }()
+	info = fmt.Sprintf("PacketSize=%#x", s.feats.PacketSize())
+	iter, per, err := o.prepare(s)
+	if err != nil {
+		return 0, 0, 0, info, nil, fmt.Errorf("%s setup: %w", o.name, err)
+	}
+	start := time.Now()
+	for {
+		if err := iter(); err != nil {
+			return iters, units, time.Since(start), info, nil, fmt.Errorf("%s after %d iterations: %w", o.name, iters, err)
+		}
+		iters++
+		units += per
+		if elapsed = time.Since(start); elapsed >= budget {
+			break
+		}
+	}
+	return iters, units, elapsed, info, nil, nil
+}
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: rspbench [flags]\n\nRuns raw RSP operations against gostub and gdbserver and compares their speed.\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 || *flagRounds < 1 || *flagTime <= 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigc
+		fmt.Fprintln(os.Stderr, "rspbench: interrupted, cleaning up")
+		closeAll()
+		os.Exit(130)
+	}()
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "rspbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(w io.Writer) error {
+	selected, err := selectOps(*flagOps)
+	if err != nil {
+		return err
+	}
+	src, err := sourceDir(*flagSrc)
+	if err != nil {
+		return err
+	}
+	progs := map[string]*program{}
+	for _, o := range selected {
+		if progs[o.prog] == nil {
+			if progs[o.prog], err = buildProgram(src, o.prog); err != nil {
+				return err
+			}
+		}
+	}
+	tmp, err := os.MkdirTemp("", "rspbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	stubs := resolveStubs(*flagGdbserver, *flagGostub, tmp)
+
+	fmt.Fprintf(w, "rspbench: %s, %d CPUs, %v per op and stub in %d alternating rounds\n",
+		runtime.GOARCH, runtime.NumCPU(), *flagTime, *flagRounds)
+	for _, st := range stubs {
+		if st.err != nil {
+			fmt.Fprintf(w, "  %-9s UNAVAILABLE: %v\n", st.name, indent(st.err.Error()))
+			continue
+		}
+		fmt.Fprintf(w, "  %-9s %s  %s\n", st.name, st.path, version(st.path))
+	}
+
+	results := make([][]tally, len(selected))
+	budget := *flagTime / time.Duration(*flagRounds)
+	for i, o := range selected {
+		results[i] = make([]tally, len(stubs))
+		for r := 0; r < *flagRounds; r++ {
+			for k := range stubs {
+				j := k
+				if r%2 == 1 {
+					j = len(stubs) - 1 - k
+				}
+				st, t := stubs[j], &results[i][j]
+				if st.err != nil || t.err != nil {
+					continue
+				}
+				iters, units, el, info, warn, err := measure(st.path, progs[o.prog], o, budget)
+				t.iters += iters
+				t.units += units
+				t.elapsed += el
+				t.info = info
+				if err == nil && el > 0 {
+					t.rates = append(t.rates, units/el.Seconds())
+				} else {
+					t.rates = append(t.rates, 0)
+				}
+				if warn != nil {
+					t.warnings = append(t.warnings, warn.Error())
+				}
+				if err != nil {
+					t.err = err
+				}
+				if *flagVerbose {
+					fmt.Fprintf(w, "  %-7s round %d %-9s %7d iters %8.3fs %s", o.name, r+1, st.name, iters, el.Seconds(), info)
+					if err != nil {
+						fmt.Fprintf(w, " ERROR %v", err)
+					}
+					if warn != nil {
+						fmt.Fprintf(w, " WARNING %v", warn)
+					}
+					fmt.Fprintln(w)
+				}
+			}
+		}
+	}
+	printTable(w, selected, stubs, results)
+	return nil
+}
+
+func printTable(w io.Writer, selected []op, stubs []stubSpec, results [][]tally) {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "op\t")
+	for _, st := range stubs {
+		fmt.Fprintf(tw, "%s\t", st.name)
+	}
+	fmt.Fprintf(tw, "ratio\t%s\t\n", "per round")
+	var notes []string
+	for i, o := range selected {
+		fmt.Fprintf(tw, "%s\t", o.name)
+		for j, st := range stubs {
+			t := &results[i][j]
+			switch {
+			case st.err != nil:
+				fmt.Fprintf(tw, "unavailable\t")
+			case t.err != nil:
+				fmt.Fprintf(tw, "FAILED\t")
+				notes = append(notes, fmt.Sprintf("%s on %s: %v", o.name, st.name, indent(t.err.Error())))
+			default:
+				fmt.Fprintf(tw, "%s\t", cell(o, t))
+			}
+			for _, wmsg := range t.warnings {
+				notes = append(notes, fmt.Sprintf("%s on %s: warning: %s", o.name, st.name, indent(wmsg)))
+			}
+		}
+		a, b := &results[i][0], &results[i][1]
+		if stubs[0].err == nil && stubs[1].err == nil && a.err == nil && b.err == nil && a.units > 0 && b.units > 0 {
+			lo, hi := roundRatios(a.rates, b.rates)
+			fmt.Fprintf(tw, "%.2f\t%.2f-%.2f\t\n", b.rate()/a.rate(), lo, hi)
+		} else {
+			fmt.Fprintf(tw, "-\t-\t\n")
+		}
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  ratio = gostub speed / gdbserver speed over all rounds (>1: gostub faster); per round: the")
+	fmt.Fprintln(w, "  lowest and highest ratio of back-to-back runs, a measure of the noise.")
+	for _, o := range selected {
+		fmt.Fprintf(w, "  %-7s %s\n", o.name, o.desc)
+	}
+	for j, st := range stubs {
+		for i := range selected {
+			if info := results[i][j].info; info != "" {
+				fmt.Fprintf(w, "  %s: %s\n", st.name, info)
+				break
+			}
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+}
+
+// roundRatios returns the smallest and largest ratio b[r]/a[r] over the
+// rounds where both ran.
+func roundRatios(a, b []float64) (lo, hi float64) {
+	first := true
+	for r := 0; r < len(a) && r < len(b); r++ {
+		if a[r] <= 0 || b[r] <= 0 {
+			continue
+		}
+		x := b[r] / a[r]
+		if first || x < lo {
+			lo = x
+		}
+		if first || x > hi {
+			hi = x
+		}
+		first = false
+	}
+	return lo, hi
+}
+
+// cell formats a stub's result: time per iteration and rate.
+func cell(o op, t *tally) string {
+	per := t.elapsed / time.Duration(max(t.iters, 1))
+	switch o.unit {
+	case "MiB":
+		return fmt.Sprintf("%.0f MiB/s (%v per %.0f MiB)", t.rate(), per.Round(100*time.Microsecond), t.units/float64(max(t.iters, 1)))
+	default:
+		return fmt.Sprintf("%v/%s (%s/s)", roundDur(per), o.unit, si(t.rate()))
+	}
+}
+
+func roundDur(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	case d >= 10*time.Microsecond:
+		return d.Round(100 * time.Nanosecond)
+	default:
+		return d.Round(10 * time.Nanosecond)
+	}
+}
+
+// si formats a rate with a k or M suffix.
+func si(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n      ") }
+
+// version returns the first line of `stub --version`, or "".
+func version(path string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "--version")
+	cmd.WaitDelay = time.Second
+	out, _ := cmd.Output()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
