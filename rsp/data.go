@@ -150,7 +150,7 @@ func (s *Session) readMemory(pkt []byte) {
 		s.replyString("E01")
 		return
 	}
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -171,7 +171,7 @@ func (s *Session) readMemory(pkt []byte) {
 // data behind a 'b'; LLDB's older form is the bare data.
 func (s *Session) readMemoryBinary(pkt []byte) {
 	addr, n, err := parseAddrLen(pkt[1:])
-	if err != nil || s.exited {
+	if err != nil || s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -235,7 +235,7 @@ func (s *Session) writeMemoryBinary(pkt []byte) {
 }
 
 func (s *Session) writeMemory(addr uint64, b []byte) {
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -281,7 +281,7 @@ func (s *Session) point(pkt []byte, insert bool) {
 		spec = spec[:i]
 	}
 	addr, size, err := parseAddrLen(spec)
-	if err != nil || s.exited {
+	if err != nil || s.proc == nil {
 		s.replyString("E01")
 		return
 	}

@@ -37,18 +37,26 @@ func (s *Session) qSupported(pkt []byte) {
 func (s *Session) features(offered map[string]bool) []string {
 	f := []string{fmt.Sprintf("PacketSize=%x", MaxPacket), "QStartNoAckMode+", "qXfer:features:read+",
 		"qXfer:threads:read+", "multiprocess+", "swbreak+", "vContSupported+"}
-	if _, ok := s.proc.(target.SignalFilter); ok {
+	caps := s.caps()
+	if _, ok := caps.(target.SignalFilter); ok {
 		f = append(f, "QPassSignals+")
 	}
 	f = append(f, "QProgramSignals+")
-	if _, ok := s.proc.(target.AuxvReader); ok {
+	if _, ok := caps.(target.AuxvReader); ok {
 		f = append(f, "qXfer:auxv:read+")
 	}
-	if _, ok := s.proc.(target.ExecFiler); ok {
+	if _, ok := caps.(target.ExecFiler); ok {
 		f = append(f, "qXfer:exec-file:read+")
 	}
-	if bp, ok := s.proc.(target.Breakpointer); ok && bp.SupportsBreakpoint(target.BreakHardware) {
+	if _, ok := caps.(target.SiginfoAccessor); ok {
+		f = append(f, "qXfer:siginfo:read+", "qXfer:siginfo:write+")
+	}
+	if bp, ok := caps.(target.Breakpointer); ok && bp.SupportsBreakpoint(target.BreakHardware) {
 		f = append(f, "hwbreak+")
+	}
+	if s.opts.Launch != nil {
+		f = append(f, "QStartupWithShell+", "QEnvironmentHexEncoded+", "QEnvironmentReset+",
+			"QEnvironmentUnset+", "QSetWorkingDir+", "QDisableRandomization+")
 	}
 	if offered["exec-events"] {
 		f = append(f, "exec-events+")
@@ -67,6 +75,10 @@ func (s *Session) qXfer(pkt []byte) {
 		return
 	}
 	object, op, annex := string(parts[0]), string(parts[1]), string(parts[2])
+	if op == "write" && object == "siginfo" {
+		s.writeSiginfo(parts[3])
+		return
+	}
 	if op != "read" {
 		s.reply(nil)
 		return
@@ -79,13 +91,13 @@ func (s *Session) qXfer(pkt []byte) {
 	var data []byte
 	switch object {
 	case "features":
-		if annex != "target.xml" || s.exited {
+		if annex != "target.xml" || s.proc == nil {
 			s.replyString("E01")
 			return
 		}
 		data = s.proc.TargetXML()
 	case "threads":
-		if s.exited {
+		if s.proc == nil {
 			data = []byte("<threads>\n</threads>\n")
 		} else {
 			data = s.threadsXML()
@@ -96,7 +108,7 @@ func (s *Session) qXfer(pkt []byte) {
 			s.reply(nil)
 			return
 		}
-		if s.exited {
+		if s.proc == nil {
 			s.replyString("E01")
 			return
 		}
@@ -116,7 +128,7 @@ func (s *Session) qXfer(pkt []byte) {
 				return
 			}
 		}
-		if s.exited {
+		if s.proc == nil {
 			s.replyString("E01")
 			return
 		}
@@ -126,6 +138,11 @@ func (s *Session) qXfer(pkt []byte) {
 			return
 		}
 		data = []byte(path)
+	case "siginfo":
+		if data, err = s.siginfo(); err != nil {
+			s.replyErr(err)
+			return
+		}
 	default:
 		s.reply(nil)
 		return
@@ -164,4 +181,43 @@ func (s *Session) threadsXML() []byte {
 	}
 	b.WriteString("</threads>\n")
 	return []byte(b.String())
+}
+
+func (s *Session) siginfo() ([]byte, error) {
+	sa, ok := s.proc.(target.SiginfoAccessor)
+	if !ok {
+		return nil, target.ErrUnsupported
+	}
+	t, err := s.thread(s.gThread)
+	if err != nil {
+		return nil, err
+	}
+	return sa.Siginfo(t)
+}
+
+// writeSiginfo answers qXfer:siginfo:write::OFFSET:DATA (DATA binary).
+func (s *Session) writeSiginfo(arg []byte) {
+	offHex, raw, ok := bytes.Cut(arg, []byte{':'})
+	off, err := parseHex(offHex)
+	data, err2 := unescapeBinary(raw)
+	if !ok || err != nil || err2 != nil {
+		s.replyString("E01")
+		return
+	}
+	cur, err := s.siginfo()
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	if off > uint64(len(cur)) {
+		s.replyString("E01")
+		return
+	}
+	n := copy(cur[off:], data)
+	t, _ := s.thread(s.gThread)
+	if err := s.proc.(target.SiginfoAccessor).SetSiginfo(t, cur); err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.reply(strconv.AppendInt(nil, int64(n), 16))
 }

@@ -81,14 +81,14 @@ func parseVCont(b []byte) ([]vContAction, error) {
 
 func (s *Session) vContQuery(_ []byte) {
 	reply := "vCont;c;C;s;S;t"
-	if rs, ok := s.proc.(target.RangeStepper); ok && rs.SupportsRangeStep() {
+	if rs, ok := s.caps().(target.RangeStepper); ok && rs.SupportsRangeStep() {
 		reply += ";r"
 	}
 	s.replyString(reply)
 }
 
 func (s *Session) vCont(pkt []byte) {
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -125,7 +125,7 @@ func (s *Session) toAction(t target.ThreadID, kind target.ActionKind, gdbSig int
 // legacyResume answers c, C, s and S: the selected thread steps or
 // continues with the others continuing (c) or held (s).
 func (s *Session) legacyResume(pkt []byte) {
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -223,7 +223,7 @@ func (s *Session) resume(actions []target.Action) {
 func (s *Session) reportStop(ev target.StopEvent) {
 	s.last = ev
 	if ev.Kind != target.StopSignalled {
-		s.exited = true
+		s.proc = nil
 	} else {
 		// gdbserver makes the reporting thread the current one.
 		s.gThread = Selector{PID: ev.Thread.PID, TID: ev.Thread.TID}
@@ -232,6 +232,10 @@ func (s *Session) reportStop(ev target.StopEvent) {
 }
 
 func (s *Session) haltReason(_ []byte) {
+	if s.proc == nil && (!s.hasLast || s.last.Kind == target.StopSignalled) {
+		s.replyString("W00")
+		return
+	}
 	s.reply(s.stopReply(s.last))
 }
 
@@ -248,6 +252,10 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 		b = append(b, 'X')
 		b = appendHexByte(b, byte(GDBSignal(ev.Signal)))
 		return s.appendProcess(b, ev.Thread.PID)
+	}
+	if s.opts.Disabled["T"] {
+		// gdbserver's --disable-packet=T: the old S reply, with no thread.
+		return appendHexByte([]byte{'S'}, byte(GDBSignal(ev.Signal)))
 	}
 	b = append(b, 'T')
 	b = appendHexByte(b, byte(GDBSignal(ev.Signal)))
@@ -279,9 +287,11 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 		b = appendHex(b, r.Value)
 		b = append(b, ';')
 	}
-	b = append(b, "thread:"...)
-	b = appendThreadID(b, ev.Thread, s.client.multiprocess)
-	b = append(b, ';')
+	if !s.opts.Disabled["Tthread"] {
+		b = append(b, "thread:"...)
+		b = appendThreadID(b, ev.Thread, s.client.multiprocess)
+		b = append(b, ';')
+	}
 	if ev.Core >= 0 {
 		b = append(b, "core:"...)
 		b = strconv.AppendInt(b, int64(ev.Core), 16)

@@ -39,21 +39,45 @@ type Options struct {
 	SetRemoteDebug func(on bool)
 	// FS serves host I/O (vFile); nil leaves it unsupported.
 	FS target.HostFS
+	// Prototype stands for the kind of process the server makes, so that
+	// capabilities can be announced before any process exists (--multi).
+	Prototype target.Process
+	// Launch and Attach create processes for vRun, R and vAttach
+	// (extended-remote); nil leaves those unsupported.
+	Launch func(LaunchRequest) (target.Process, error)
+	Attach func(pid int) (target.Process, error)
+	// Launch settings the client changes (QEnvironment*, QSetWorkingDir,
+	// QStartupWithShell, QDisableRandomization); they outlive a session.
+	Settings *LaunchRequest
+	// Disabled packets, as gdbserver's --disable-packet: vCont, T, Tthread,
+	// qC, qfThreadInfo.
+	Disabled map[string]bool
 }
 
-// Session is one client connection driving one process.
+// LaunchRequest describes a program to start.
+type LaunchRequest struct {
+	Argv        []string
+	Env         []string
+	Dir         string
+	Shell       bool
+	DisableASLR bool
+}
+
+// Session is one client connection driving at most one process.
 type Session struct {
 	conn  *Conn
-	proc  target.Process
+	proc  target.Process // nil when there is none (exited, killed, --multi)
 	opts  Options
 	files hostFiles
 
-	client clientFeatures
+	client   clientFeatures
+	extended bool
+	pass     map[int]bool // QPassSignals, host numbering
 
 	gThread Selector // Hg: registers and memory
 	cThread Selector // Hc: legacy c/s
 	last    target.StopEvent
-	exited  bool
+	hasLast bool
 
 	in    chan readResult
 	quit  chan struct{}
@@ -75,9 +99,34 @@ type readResult struct {
 	err error
 }
 
-// NewSession prepares a session on conn for proc, which is stopped.
+// NewSession prepares a session on conn for proc (stopped, or nil).
 func NewSession(conn *Conn, proc target.Process, opts Options) *Session {
-	return &Session{conn: conn, proc: proc, opts: opts, last: proc.InitialStop()}
+	s := &Session{conn: conn, opts: opts}
+	s.setProcess(proc)
+	return s
+}
+
+// setProcess makes p the process the session drives, as it now stands.
+func (s *Session) setProcess(p target.Process) {
+	s.proc = p
+	if p == nil {
+		return
+	}
+	s.last, s.hasLast = p.InitialStop(), true
+	if f, ok := p.(target.SignalFilter); ok && s.pass != nil {
+		f.SetPassSignals(s.pass)
+	}
+}
+
+// Process is the live process, or nil.
+func (s *Session) Process() target.Process { return s.proc }
+
+// caps is what capabilities are discovered on.
+func (s *Session) caps() target.Process {
+	if s.proc != nil {
+		return s.proc
+	}
+	return s.opts.Prototype
 }
 
 // Serve answers packets until the client leaves, kills, detaches or asks the
@@ -152,12 +201,14 @@ func (s *Session) handle(pkt Packet) {
 	}
 	data := pkt.Data
 	h, name := s.lookup(data)
+	if h != nil && s.disabled(name) {
+		h = nil
+	}
 	if h == nil {
 		log.WithField("packet", printable(data)).Debug("unsupported packet")
 		s.reply(nil)
 		return
 	}
-	_ = name
 	h(s, data)
 }
 
@@ -195,6 +246,16 @@ func init() {
 		{"vCont;", (*Session).vCont},
 		{"vKill", (*Session).kill},
 		{"vFile:", (*Session).vFile},
+		{"vRun;", (*Session).vRun},
+		{"vAttach;", (*Session).vAttach},
+		{"!", (*Session).extendedMode},
+		{"R", (*Session).restart},
+		{"QEnvironmentHexEncoded:", (*Session).setEnv},
+		{"QEnvironmentUnset:", (*Session).unsetEnv},
+		{"QEnvironmentReset", (*Session).resetEnv},
+		{"QSetWorkingDir:", (*Session).setWorkingDir},
+		{"QStartupWithShell:", (*Session).setStartupWithShell},
+		{"QDisableRandomization:", (*Session).setDisableRandomization},
 		{"vCtrlC", func(s *Session, _ []byte) { s.replyString("OK") }},
 		{"?", (*Session).haltReason},
 		{"g", (*Session).readRegisters},
@@ -240,9 +301,10 @@ func isNameByte(c byte) bool {
 }
 
 func (s *Session) startNoAck(_ []byte) {
-	// The OK itself is still acknowledged; acks stop after it.
-	s.replyString("OK")
+	// Acks stop now: the client acks this OK but nothing after it, and its
+	// next packet may arrive before we get to run again.
 	s.conn.SetNoAck()
+	s.replyString("OK")
 }
 
 func (s *Session) nonStop(pkt []byte) {
@@ -255,7 +317,7 @@ func (s *Session) nonStop(pkt []byte) {
 
 // thread resolves a selector to one live thread (any = the last stopped one).
 func (s *Session) thread(sel Selector) (target.ThreadID, error) {
-	if s.exited {
+	if s.proc == nil {
 		return target.ThreadID{}, target.ErrNoProcess
 	}
 	threads := s.proc.Threads()
@@ -284,7 +346,7 @@ func (s *Session) setThread(pkt []byte) {
 		return
 	}
 	sel, err := parseSelector(pkt[2:])
-	if err != nil || s.exited {
+	if err != nil || s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -333,7 +395,7 @@ func (s *Session) qC(pkt []byte) {
 }
 
 func (s *Session) qfThreadInfo(_ []byte) {
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("l")
 		return
 	}
@@ -348,7 +410,7 @@ func (s *Session) qfThreadInfo(_ []byte) {
 }
 
 func (s *Session) qAttached(_ []byte) {
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -360,11 +422,6 @@ func (s *Session) qAttached(_ []byte) {
 }
 
 func (s *Session) passSignals(pkt []byte) {
-	f, ok := s.proc.(target.SignalFilter)
-	if !ok {
-		s.reply(nil)
-		return
-	}
 	sigs := map[int]bool{}
 	list := pkt[len("QPassSignals:"):]
 	if len(list) > 0 {
@@ -379,12 +436,15 @@ func (s *Session) passSignals(pkt []byte) {
 			}
 		}
 	}
-	f.SetPassSignals(sigs)
+	s.pass = sigs
+	if f, ok := s.proc.(target.SignalFilter); ok {
+		f.SetPassSignals(sigs)
+	}
 	s.replyString("OK")
 }
 
 func (s *Session) detach(pkt []byte) {
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -404,13 +464,15 @@ func (s *Session) detach(pkt []byte) {
 		s.replyString("E01")
 		return
 	}
-	s.exited = true
+	s.proc = nil
 	s.replyString("OK")
-	s.finish(EndDetached)
+	if !s.extended {
+		s.finish(EndDetached)
+	}
 }
 
 func (s *Session) kill(pkt []byte) {
-	if s.exited {
+	if s.proc == nil {
 		s.replyString("E01")
 		return
 	}
@@ -424,9 +486,11 @@ func (s *Session) kill(pkt []byte) {
 	if err := s.proc.Kill(); err != nil {
 		log.WithError(err).Warn("kill")
 	}
-	s.exited = true
+	s.proc = nil
 	s.replyString("OK")
-	s.finish(EndKilled)
+	if !s.extended {
+		s.finish(EndKilled)
+	}
 }
 
 // killLegacy answers 'k'; gdbserver sends nothing back, which leaves LLDB
@@ -436,12 +500,12 @@ func (s *Session) killLegacy(pkt []byte) {
 		s.reply(nil)
 		return
 	}
-	if !s.exited {
+	if s.proc != nil {
 		pid := s.proc.PID()
 		if err := s.proc.Kill(); err != nil {
 			log.WithError(err).Warn("kill")
 		}
-		s.exited = true
+		s.proc = nil
 		s.reply(s.stopReply(target.StopEvent{Kind: target.StopTerminated, Signal: 9, Thread: target.ThreadID{PID: pid}}))
 	} else {
 		s.replyString("OK")
@@ -449,5 +513,21 @@ func (s *Session) killLegacy(pkt []byte) {
 	s.finish(EndKilled)
 }
 
-// ProcessGone reports that the process exited, was killed or detached.
-func (s *Session) ProcessGone() bool { return s.exited }
+// disabled tells whether --disable-packet turned a packet off.
+func (s *Session) disabled(route string) bool {
+	d := s.opts.Disabled
+	if len(d) == 0 {
+		return false
+	}
+	switch route {
+	case "vCont?", "vCont;":
+		return d["vCont"]
+	case "qC":
+		return d["qC"]
+	case "qfThreadInfo", "qsThreadInfo":
+		return d["qfThreadInfo"]
+	case "T":
+		return d["T"]
+	}
+	return false
+}

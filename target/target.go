@@ -157,6 +157,12 @@ type (
 		ThreadName(t ThreadID) string
 		ThreadCore(t ThreadID) int
 	}
+	// SiginfoAccessor reads and writes the siginfo of a thread's last
+	// signal (qXfer:siginfo), in the host's siginfo_t layout.
+	SiginfoAccessor interface {
+		Siginfo(t ThreadID) ([]byte, error)
+		SetSiginfo(t ThreadID, data []byte) error
+	}
 	// RangeStepper is implemented by processes that honour ActionRangeStep.
 	RangeStepper interface {
 		SupportsRangeStep() bool

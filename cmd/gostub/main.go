@@ -2,6 +2,7 @@
 //
 //	gostub [OPTIONS] COMM PROG [ARGS...]
 //	gostub [OPTIONS] --attach COMM PID
+//	gostub [OPTIONS] --multi COMM
 //
 // COMM is HOST:PORT, :PORT (loopback only) or - / stdio.
 package main
@@ -27,6 +28,7 @@ const version = "0.1.0"
 
 const usage = `Usage:	gostub [OPTIONS] COMM PROG [ARGS ...]
 	gostub [OPTIONS] --attach COMM PID
+	gostub [OPTIONS] --multi COMM
 
 COMM may be HOST:PORT to listen for a TCP connection (":PORT" listens on
 the loopback interface only; "0.0.0.0:PORT" on every interface), or '-' or
@@ -37,12 +39,15 @@ PID is the process ID to attach to, when --attach is specified.
 Operating modes:
 
   --attach              Attach to running process PID.
+  --multi               Start server without a specific program, and
+                        only quit when explicitly commanded.
   --once                Exit after the first connection has closed.
   --help                Print this message and then exit.
   --version             Display version information and exit.
 
 Other options:
 
+  --wrapper WRAPPER --  Run WRAPPER to start new programs.
   --disable-randomization
                         Run PROG with address space randomization disabled. (default)
   --no-disable-randomization
@@ -56,12 +61,19 @@ Debug options:
 
   --debug               Enable general debugging output.
   --remote-debug        Enable remote protocol debugging output.
+  --disable-packet=OPT1[,OPT2,...]
+                        Disable support for RSP packets or features.
+                          Options: vCont, T, Tthread, qC, qfThreadInfo and
+                          threads (disable all threading packets).
   --log-format=text|json
                         Format of gostub's own log lines (default text).
 `
 
 type config struct {
 	once, attach       bool
+	multi              bool
+	wrapper            []string
+	disabled           map[string]bool
 	debug, remoteDebug bool
 	logFormat          string
 	noASLR, shell      bool
@@ -80,6 +92,34 @@ func parseArgs(args []string) (*config, error) {
 			c.once = true
 		case a == "--attach":
 			c.attach = true
+		case a == "--multi":
+			c.multi = true
+		case a == "--wrapper":
+			j := i + 1
+			for j < len(args) && args[j] != "--" {
+				j++
+			}
+			if j == len(args) || j == i+1 {
+				return nil, errors.New("--wrapper needs a command ending with --")
+			}
+			c.wrapper = args[i+1 : j]
+			i = j
+		case strings.HasPrefix(a, "--disable-packet="):
+			if c.disabled == nil {
+				c.disabled = map[string]bool{}
+			}
+			for _, name := range strings.Split(strings.TrimPrefix(a, "--disable-packet="), ",") {
+				switch name {
+				case "vCont", "T", "Tthread", "qC", "qfThreadInfo":
+					c.disabled[name] = true
+				case "threads":
+					for _, n := range []string{"vCont", "T", "Tthread", "qC", "qfThreadInfo"} {
+						c.disabled[n] = true
+					}
+				default:
+					return nil, fmt.Errorf("don't know how to disable %q", name)
+				}
+			}
 		case a == "--debug":
 			c.debug = true
 		case a == "--remote-debug":
@@ -127,7 +167,7 @@ comm:
 		c.pid = pid
 		return c, nil
 	}
-	if len(rest) == 0 {
+	if len(rest) == 0 && !c.multi {
 		return nil, errors.New("no program given")
 	}
 	c.prog = rest
@@ -181,25 +221,55 @@ func run(args []string) int {
 		defer ln.Close()
 	}
 
-	proc, err := startProcess(cfg, stdio)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "gostub: %v\nExiting\n", err)
-		return 1
+	settings := &rsp.LaunchRequest{Argv: cfg.prog, Shell: cfg.shell, DisableASLR: cfg.noASLR}
+	launch := func(req rsp.LaunchRequest) (target.Process, error) { return launchProcess(cfg, req, stdio) }
+	var proc target.Process
+	switch {
+	case cfg.attach:
+		p, err := linux.Attach(cfg.pid)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "Cannot attach to process %d: %v\nExiting\n", cfg.pid, err)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "Attached; pid = %d\n", p.PID())
+		proc = p
+	case len(cfg.prog) > 0:
+		p, err := launch(*settings)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%v\nExiting\n", err)
+			return 1
+		}
+		proc = p
 	}
 
-	opts := rsp.Options{FS: linux.HostFS{}, SetDebug: func(on bool) {
-		if on {
-			log.SetLevel(log.DebugLevel)
-		} else {
-			log.SetLevel(log.WarnLevel)
-		}
-	}}
+	opts := rsp.Options{
+		FS:        linux.HostFS{},
+		Prototype: (*linux.Process)(nil),
+		Launch:    launch,
+		Attach: func(pid int) (target.Process, error) {
+			p, err := linux.Attach(pid)
+			if err != nil {
+				return nil, fmt.Errorf("cannot attach to process %d: %w", pid, err)
+			}
+			fmt.Fprintf(os.Stderr, "Attached; pid = %d\n", p.PID())
+			return p, nil
+		},
+		Settings: settings,
+		Disabled: cfg.disabled,
+		SetDebug: func(on bool) {
+			if on {
+				log.SetLevel(log.DebugLevel)
+			} else {
+				log.SetLevel(log.WarnLevel)
+			}
+		},
+	}
 	if stdio {
 		fmt.Fprintf(os.Stderr, "Remote debugging using stdio\n")
 		conn := rsp.NewConn(os.Stdin, os.Stdout)
 		conn.RemoteDebug.Store(cfg.remoteDebug)
-		end, gone := serveOne(conn, proc, opts)
-		return finish(cfg, proc, end, gone, true)
+		end, pid, proc := serveOne(conn, proc, opts)
+		return finish(proc, end, pid)
 	}
 
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -208,8 +278,7 @@ func run(args []string) int {
 		c, err := ln.Accept()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "gostub: accept: %v\n", err)
-			proc.Kill()
-			return 1
+			return finish(proc, rsp.EndServerExit, 0)
 		}
 		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 			fmt.Fprintf(os.Stderr, "Remote debugging from host %s, port %d\n", ra.IP, ra.Port)
@@ -219,69 +288,73 @@ func run(args []string) int {
 		}
 		conn := rsp.NewConn(c, c)
 		conn.RemoteDebug.Store(cfg.remoteDebug)
-		end, gone := serveOne(conn, proc, opts)
+		var end rsp.End
+		var pid int
+		end, pid, proc = serveOne(conn, proc, opts)
 		c.Close()
-		if end == rsp.EndDisconnected && !gone && !cfg.once {
+		if end == rsp.EndDisconnected && !cfg.once && (proc != nil || cfg.multi) {
 			fmt.Fprintf(os.Stderr, "Remote side has terminated connection.  GDBserver will reopen the connection.\n")
 			continue
 		}
-		return finish(cfg, proc, end, gone, cfg.once)
+		return finish(proc, end, pid)
 	}
 }
 
-// serveOne runs one client session; gone reports that the process no longer
-// exists or is no longer ours.
-func serveOne(conn *rsp.Conn, proc target.Process, opts rsp.Options) (rsp.End, bool) {
+// serveOne runs one client session. It returns how the session ended, the
+// pid the session started with, and the process left afterwards (or nil).
+func serveOne(conn *rsp.Conn, proc target.Process, opts rsp.Options) (rsp.End, int, target.Process) {
+	pid := 0
+	if proc != nil {
+		pid = proc.PID()
+	}
 	s := rsp.NewSession(conn, proc, opts)
 	end := s.Serve()
-	if end == rsp.EndDisconnected && !s.ProcessGone() {
+	proc = s.Process()
+	if proc != nil {
 		// A client that left never leaves its breakpoints behind.
 		if bp, ok := proc.(target.Breakpointer); ok {
 			if err := bp.RemoveAllBreakpoints(); err != nil {
-				log.WithError(err).Warn("removing breakpoints after disconnect")
+				log.WithError(err).Warn("removing breakpoints after the session")
 			}
 		}
 	}
-	return end, s.ProcessGone()
+	return end, pid, proc
 }
 
-// finish applies gdbserver's rules for the end of the last session.
-func finish(cfg *config, proc target.Process, end rsp.End, gone, last bool) int {
-	pid := proc.PID()
-	switch {
-	case end == rsp.EndDetached:
+// finish applies gdbserver's rules when the server stops serving: a process
+// we launched is killed, one we attached to is detached and runs on.
+func finish(proc target.Process, end rsp.End, pid int) int {
+	if end == rsp.EndDetached && proc == nil && pid > 0 {
 		fmt.Fprintf(os.Stderr, "Detaching from process %d\n", pid)
-		if !proc.Attached() {
-			// Our own child: reap it when it ends, as gdbserver does.
-			linux.WaitExit(pid)
-		}
-	case gone:
-		// Exited, killed by the client, or detached: nothing left to do.
-	case proc.Attached():
-		fmt.Fprintf(os.Stderr, "Detaching process(es): %d\n", pid)
+		// Our own child runs on: reap it when it ends, as gdbserver does.
+		linux.WaitExit(pid)
+		return 0
+	}
+	if proc == nil {
+		return 0
+	}
+	if proc.Attached() {
+		fmt.Fprintf(os.Stderr, "Detaching process(es): %d\n", proc.PID())
 		if err := proc.Detach(); err != nil {
 			log.WithError(err).Warn("detach")
 		}
-	default:
-		fmt.Fprintf(os.Stderr, "Killing process(es): %d\n", pid)
-		if err := proc.Kill(); err != nil {
-			log.WithError(err).Warn("kill")
-		}
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "Killing process(es): %d\n", proc.PID())
+	if err := proc.Kill(); err != nil {
+		log.WithError(err).Warn("kill")
 	}
 	return 0
 }
 
-func startProcess(cfg *config, stdio bool) (target.Process, error) {
-	if cfg.attach {
-		p, err := linux.Attach(cfg.pid)
-		if err != nil {
-			return nil, fmt.Errorf("Cannot attach to process %d: %w", cfg.pid, err)
-		}
-		fmt.Fprintf(os.Stderr, "Attached; pid = %d\n", p.PID())
-		return p, nil
+// launchProcess starts a program for the command line or for vRun.
+func launchProcess(cfg *config, req rsp.LaunchRequest, stdio bool) (target.Process, error) {
+	if len(req.Argv) == 0 {
+		return nil, errors.New("no program to run")
 	}
-	opts := linux.LaunchOptions{Path: cfg.prog[0], Args: cfg.prog[1:], DisableASLR: cfg.noASLR}
-	if cfg.shell {
+	opts := linux.LaunchOptions{Path: req.Argv[0], Args: req.Argv[1:], Env: req.Env, Dir: req.Dir,
+		DisableASLR: req.DisableASLR, Wrapper: cfg.wrapper}
+	if req.Shell {
 		opts.Shell = os.Getenv("SHELL")
 		if opts.Shell == "" {
 			opts.Shell = "/bin/sh"
@@ -300,7 +373,7 @@ func startProcess(cfg *config, stdio bool) (target.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "Process %s created; pid = %d\n", cfg.prog[0], p.PID())
+	fmt.Fprintf(os.Stderr, "Process %s created; pid = %d\n", req.Argv[0], p.PID())
 	return p, nil
 }
 

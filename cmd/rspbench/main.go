@@ -50,6 +50,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -121,6 +122,15 @@ func measure(stub string, prog *program, o op, budget time.Duration) (iters int,
 	if err != nil {
 		return 0, 0, 0, info, nil, fmt.Errorf("%s setup: %w", o.name, err)
 	}
+	if !o.noWarmup {
+		// Warm up (caches, CPU frequency, the stub's first-time paths) for a
+		// tenth of the budget, untimed.
+		for start := time.Now(); time.Since(start) < budget/10; {
+			if err := iter(); err != nil {
+				return 0, 0, 0, info, nil, fmt.Errorf("%s warm-up: %w", o.name, err)
+			}
+		}
+	}
 	start := time.Now()
 	for {
 		if err := iter(); err != nil {
@@ -131,6 +141,9 @@ func measure(stub string, prog *program, o op, budget time.Duration) (iters int,
 		if elapsed = time.Since(start); elapsed >= budget {
 			break
 		}
+	}
+	for _, n := range s.notes {
+		info += "; " + n
 	}
 	return iters, units, elapsed, info, nil, nil
 }
@@ -237,6 +250,16 @@ func run(w io.Writer) error {
 		}
 	}
 	printTable(w, selected, stubs, results)
+	for j, st := range stubs {
+		if st.err != nil {
+			return fmt.Errorf("%s unavailable", st.name)
+		}
+		for i := range selected {
+			if results[i][j].err != nil {
+				return fmt.Errorf("some ops failed on %s", st.name)
+			}
+		}
+	}
 	return nil
 }
 
@@ -282,11 +305,16 @@ func printTable(w io.Writer, selected []op, stubs []stubSpec, results [][]tally)
 		fmt.Fprintf(w, "  %-7s %s\n", o.name, o.desc)
 	}
 	for j, st := range stubs {
+		var items []string
 		for i := range selected {
-			if info := results[i][j].info; info != "" {
-				fmt.Fprintf(w, "  %s: %s\n", st.name, info)
-				break
+			for _, it := range strings.Split(results[i][j].info, "; ") {
+				if it != "" && !slices.Contains(items, it) {
+					items = append(items, it)
+				}
 			}
+		}
+		if len(items) > 0 {
+			fmt.Fprintf(w, "  %s: %s\n", st.name, strings.Join(items, "; "))
 		}
 	}
 	for _, n := range notes {

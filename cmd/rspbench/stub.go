@@ -47,6 +47,20 @@ type session struct {
 	feats  rspclient.Features
 	pid    int // inferior
 	tid    int
+	notes  []string // observations for the report, each once
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// note records an observation about the stub once.
+func (s *session) note(msg string) {
+	for _, n := range s.notes {
+		if n == msg {
+			return
+		}
+	}
+	s.notes = append(s.notes, msg)
 }
 
 // outputWatcher collects the stub's stderr, keeps its tail for error
@@ -147,6 +161,9 @@ func closeAll() {
 	}
 	active.Unlock()
 	for _, s := range ss {
+		if s.c != nil {
+			s.c.Close() // wakes a goroutine blocked in an exchange
+		}
 		s.close()
 	}
 }
@@ -236,7 +253,13 @@ func (s *session) handshake() error {
 // close kills the inferior (vKill), closes the connection and waits for the
 // stub to exit; a stub that does not exit is killed.  It then makes sure the
 // inferior is gone.  Anything it had to force is returned as an error.
+// Calling it again returns the first result.
 func (s *session) close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.shutdown() })
+	return s.closeErr
+}
+
+func (s *session) shutdown() error {
 	defer track(s, false)
 	var errs []error
 	if s.c != nil {

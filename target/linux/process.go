@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -90,6 +91,8 @@ type LaunchOptions struct {
 	DisableASLR bool
 	// Files are the inferior's stdin, stdout and stderr.
 	Files []*os.File
+	// Wrapper runs the program through another (`env X=1 --`); it must exec it.
+	Wrapper []string
 }
 
 // Launch starts a program stopped at its first instruction (the dynamic
@@ -149,8 +152,14 @@ func (p *Process) launch(opts LaunchOptions) error {
 			}
 		}
 	}
-	argv := append([]string{opts.Path}, opts.Args...)
-	path := opts.Path
+	argv := append(append(append([]string(nil), opts.Wrapper...), opts.Path), opts.Args...)
+	path := argv[0]
+	// Each exec after the first stop is one more PTRACE_EVENT_EXEC before
+	// the program itself runs: the shell's, then the wrapper's.
+	execs := 0
+	if len(opts.Wrapper) > 0 {
+		execs++
+	}
 	if opts.Shell != "" {
 		quoted := make([]string, len(argv))
 		for i, a := range argv {
@@ -158,8 +167,11 @@ func (p *Process) launch(opts LaunchOptions) error {
 		}
 		path = opts.Shell
 		argv = []string{opts.Shell, "-c", "exec " + strings.Join(quoted, " ")}
+		execs++
 	} else if !strings.Contains(path, "/") {
-		path = "./" + path
+		if lp, err := exec.LookPath(path); err == nil {
+			path = lp
+		}
 	}
 	files := opts.Files
 	if files == nil {
@@ -200,17 +212,17 @@ func (p *Process) launch(opts LaunchOptions) error {
 		unix.Kill(p.pid, unix.SIGKILL)
 		return fmt.Errorf("set ptrace options: %w", err)
 	}
-	if opts.Shell != "" {
-		// Run the shell until it execs the program.
+	// Run the shell and the wrapper until they exec the program.
+	for ; execs > 0; execs-- {
 		if err := unix.PtraceCont(p.pid, 0); err != nil {
-			return fmt.Errorf("start %s through %s: %w", opts.Path, opts.Shell, err)
+			return fmt.Errorf("start %s: %w", opts.Path, err)
 		}
 		for {
 			if _, err := unix.Wait4(p.pid, &ws, unix.WALL, nil); err != nil {
 				return fmt.Errorf("start %s: %w", opts.Path, err)
 			}
 			if ws.Exited() || ws.Signaled() {
-				return fmt.Errorf("during startup program exited with code %d (%v)", ws.ExitStatus(), describeStatus(ws))
+				return fmt.Errorf("During startup program exited with code %d.", ws.ExitStatus())
 			}
 			if ws.Stopped() && ws.StopSignal() == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC {
 				break

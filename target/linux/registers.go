@@ -2,6 +2,7 @@ package linux
 
 import (
 	"fmt"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -189,5 +190,47 @@ func (p *Process) WriteRegister(id target.ThreadID, regnum int, value []byte) (e
 		}
 		err = p.flushRegs(t, true)
 	})
+	return
+}
+
+// siginfoSize is sizeof(siginfo_t).
+const siginfoSize = 128
+
+// Siginfo returns the siginfo_t of the signal that stopped a thread.
+func (p *Process) Siginfo(id target.ThreadID) (data []byte, err error) {
+	if !p.tr.do(func() {
+		var t *thread
+		if t, err = p.thread(id); err != nil {
+			return
+		}
+		buf := make([]byte, siginfoSize)
+		if err = ptrace(unix.PTRACE_GETSIGINFO, t.tid, 0, uintptr(unsafe.Pointer(&buf[0]))); err != nil {
+			err = fmt.Errorf("read siginfo of %d: %w", t.tid, err)
+			return
+		}
+		data = buf
+	}) {
+		err = target.ErrNoProcess
+	}
+	return
+}
+
+// SetSiginfo replaces the siginfo_t the thread will see when it resumes.
+func (p *Process) SetSiginfo(id target.ThreadID, data []byte) (err error) {
+	if len(data) != siginfoSize {
+		return fmt.Errorf("siginfo of %d bytes, want %d", len(data), siginfoSize)
+	}
+	if !p.tr.do(func() {
+		var t *thread
+		if t, err = p.thread(id); err != nil {
+			return
+		}
+		buf := append([]byte(nil), data...)
+		if err = ptrace(unix.PTRACE_SETSIGINFO, t.tid, 0, uintptr(unsafe.Pointer(&buf[0]))); err != nil {
+			err = fmt.Errorf("write siginfo of %d: %w", t.tid, err)
+		}
+	}) {
+		err = target.ErrNoProcess
+	}
 	return
 }
