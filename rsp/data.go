@@ -9,14 +9,30 @@ import (
 
 // Registers and memory: g G p P m M X x.
 
-func (s *Session) readRegisters(pkt []byte) {
-	if len(pkt) != 1 {
-		s.replyString("E01")
-		return
+// regThread strips LLDB's ";thread:TID;" suffix (QThreadSuffixSupported)
+// from a register packet and returns the thread it names, or the Hg one.
+func (s *Session) regThread(pkt []byte) ([]byte, target.ThreadID, error) {
+	sel := s.gThread
+	if i := bytes.Index(pkt, []byte(";thread:")); i >= 0 {
+		tid := bytes.TrimSuffix(pkt[i+len(";thread:"):], []byte{';'})
+		var err error
+		if sel, err = parseSelector(tid); err != nil {
+			return nil, target.ThreadID{}, err
+		}
+		pkt = pkt[:i]
 	}
-	t, err := s.thread(s.gThread)
+	t, err := s.thread(sel)
+	return pkt, t, err
+}
+
+func (s *Session) readRegisters(pkt []byte) {
+	pkt, t, err := s.regThread(pkt)
 	if err != nil {
 		s.replyErr(err)
+		return
+	}
+	if len(pkt) != 1 {
+		s.replyString("E01")
 		return
 	}
 	block, avail, err := s.proc.ReadRegisters(t)
@@ -52,7 +68,7 @@ func (s *Session) appendRegisterBlock(dst, block []byte, avail []bool) []byte {
 }
 
 func (s *Session) writeRegisters(pkt []byte) {
-	t, err := s.thread(s.gThread)
+	pkt, t, err := s.regThread(pkt)
 	if err != nil {
 		s.replyErr(err)
 		return
@@ -70,14 +86,14 @@ func (s *Session) writeRegisters(pkt []byte) {
 }
 
 func (s *Session) readRegister(pkt []byte) {
+	pkt, t, err := s.regThread(pkt)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
 	n, err := parseHexInt(pkt[1:])
 	if err != nil {
 		s.replyString("E01")
-		return
-	}
-	t, err := s.thread(s.gThread)
-	if err != nil {
-		s.replyErr(err)
 		return
 	}
 	v, err := s.proc.ReadRegister(t, n)
@@ -93,6 +109,11 @@ func (s *Session) readRegister(pkt []byte) {
 }
 
 func (s *Session) writeRegister(pkt []byte) {
+	pkt, t, err := s.regThread(pkt)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
 	num, val, ok := bytes.Cut(pkt[1:], []byte{'='})
 	if !ok {
 		s.replyString("E01")
@@ -106,11 +127,6 @@ func (s *Session) writeRegister(pkt []byte) {
 	v, err := decodeHex(val)
 	if err != nil {
 		s.replyString("E01")
-		return
-	}
-	t, err := s.thread(s.gThread)
-	if err != nil {
-		s.replyErr(err)
 		return
 	}
 	if err := s.proc.WriteRegister(t, n, v); err != nil {

@@ -297,7 +297,7 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 		b = strconv.AppendInt(b, int64(ev.Core), 16)
 		b = append(b, ';')
 	}
-	return b
+	return s.appendStopExtras(b, ev)
 }
 
 func (s *Session) appendProcess(b []byte, pid int) []byte {

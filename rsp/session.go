@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	log "github.com/sirupsen/logrus"
 
@@ -71,6 +72,7 @@ type Session struct {
 	files hostFiles
 
 	client   clientFeatures
+	lldb     lldbState // LLDB dialect switches, see lldb.go
 	extended bool
 	pass     map[int]bool // QPassSignals, host numbering
 
@@ -220,14 +222,20 @@ type route struct {
 	h      handler
 }
 
-// routes is filled in init: handlers reach back to lookup through handle,
-// which a package-level initializer may not.
+// routes maps packet names to handlers. Each file of the package registers
+// its own packets from init (handlers reach back to lookup through handle,
+// which a package-level initializer may not); lookup tries longer names
+// first, so "vCont?" wins over "v..." and "qC" never swallows "qCRC".
 var routes []route
 
-// Longer names first where one is a prefix of another; lookup walks the
-// table in order.
+// register adds packet handlers to the table.
+func register(rs ...route) {
+	routes = append(routes, rs...)
+	sort.SliceStable(routes, func(i, j int) bool { return len(routes[i].prefix) > len(routes[j].prefix) })
+}
+
 func init() {
-	routes = []route{
+	register([]route{
 		{"qSupported", (*Session).qSupported},
 		{"QStartNoAckMode", (*Session).startNoAck},
 		{"vMustReplyEmpty", func(s *Session, _ []byte) { s.reply(nil) }},
@@ -276,7 +284,7 @@ func init() {
 		{"S", (*Session).legacyResume},
 		{"D", (*Session).detach},
 		{"k", (*Session).killLegacy},
-	}
+	}...)
 }
 
 // lookup finds the handler for a packet. Single-letter packets match on
