@@ -173,3 +173,13 @@ func (s *Software) Reinsert(mem Memory) error {
 	}
 	return first
 }
+
+// Clone copies the table, for a forked address space that holds the same traps.
+func (s *Software) Clone() *Software {
+	c := NewSoftware()
+	for a, p := range s.points {
+		cp := *p
+		c.points[a] = &cp
+	}
+	return c
+}

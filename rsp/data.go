@@ -155,9 +155,9 @@ func parseAddrLen(b []byte) (addr uint64, n int, err error) {
 // maxRead bounds a memory read so its reply fits in one packet.
 func maxRead(hex bool) int {
 	if hex {
-		return (MaxPacket - 4) / 2
+		return MaxPacket / 2
 	}
-	return MaxPacket - 4
+	return MaxPacket - 1
 }
 
 func (s *Session) readMemory(pkt []byte) {

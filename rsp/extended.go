@@ -55,12 +55,7 @@ func (s *Session) vRun(pkt []byte) {
 
 // run starts the program of the settings, replacing any process we have.
 func (s *Session) run() {
-	if s.proc != nil {
-		if err := s.proc.Kill(); err != nil {
-			log.WithError(err).Warn("kill before run")
-		}
-		s.proc = nil
-	}
+	s.killAll()
 	req := *s.settings()
 	p, err := s.opts.Launch(req)
 	if err != nil {
@@ -82,12 +77,7 @@ func (s *Session) restart(_ []byte) {
 	if !s.extended || s.opts.Launch == nil || len(s.settings().Argv) == 0 {
 		return
 	}
-	if s.proc != nil {
-		if err := s.proc.Kill(); err != nil {
-			log.WithError(err).Warn("kill before restart")
-		}
-		s.proc = nil
-	}
+	s.killAll()
 	p, err := s.opts.Launch(*s.settings())
 	if err != nil {
 		log.WithError(err).Warn("restart")
@@ -114,13 +104,6 @@ func (s *Session) vAttach(pkt []byte) {
 	if err != nil {
 		s.replyError(err)
 		return
-	}
-	if s.proc != nil {
-		// One process at a time: the new one replaces the old, which
-		// runs on untouched.
-		if err := s.proc.Detach(); err != nil {
-			log.WithError(err).Warn("detach before attach")
-		}
 	}
 	s.setProcess(p)
 	s.reply(s.stopReply(s.last))
@@ -209,3 +192,13 @@ func (s *Session) setDisableRandomization(pkt []byte) {
 }
 
 var _ = target.ErrNoProcess
+
+// killAll ends every process before a new run (gdb's run kills first anyway).
+func (s *Session) killAll() {
+	for _, p := range s.Processes() {
+		if err := p.Kill(); err != nil {
+			log.WithError(err).Warn("kill before run")
+		}
+		s.drop(p)
+	}
+}

@@ -366,12 +366,16 @@ var _ target.Breakpointer = (*bpProc)(nil)
 // fullProc implements every optional interface.
 type fullProc struct {
 	*bpProc
-	passed map[int]bool
+	passed  map[int]bool
+	siginfo []byte
 }
 
 func newFullProc() *fullProc {
-	p := &fullProc{bpProc: newBPProc()}
+	p := &fullProc{bpProc: newBPProc(), siginfo: make([]byte, 128)}
 	p.hw = true
+	for i := range p.siginfo {
+		p.siginfo[i] = byte(i)
+	}
 	return p
 }
 
@@ -390,13 +394,30 @@ func (p *fullProc) SetPassSignals(sigs map[int]bool) {
 	p.passed = sigs
 }
 
+func (p *fullProc) Siginfo(t target.ThreadID) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]byte(nil), p.siginfo...), nil
+}
+
+func (p *fullProc) SetSiginfo(t target.ThreadID, data []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(data) != len(p.siginfo) {
+		return errors.New("fake: siginfo size")
+	}
+	copy(p.siginfo, data)
+	return nil
+}
+
 var (
-	_ target.AuxvReader   = (*fullProc)(nil)
-	_ target.ExecFiler    = (*fullProc)(nil)
-	_ target.SignalFilter = (*fullProc)(nil)
-	_ target.ThreadInfoer = (*fullProc)(nil)
-	_ target.RangeStepper = (*fullProc)(nil)
-	_ target.Breakpointer = (*fullProc)(nil)
+	_ target.SiginfoAccessor = (*fullProc)(nil)
+	_ target.AuxvReader      = (*fullProc)(nil)
+	_ target.ExecFiler       = (*fullProc)(nil)
+	_ target.SignalFilter    = (*fullProc)(nil)
+	_ target.ThreadInfoer    = (*fullProc)(nil)
+	_ target.RangeStepper    = (*fullProc)(nil)
+	_ target.Breakpointer    = (*fullProc)(nil)
 )
 
 // ---------------------------------------------------------------------------

@@ -28,7 +28,12 @@ func (s *Session) qSupported(pkt []byte) {
 		swbreak:      offered["swbreak"],
 		hwbreak:      offered["hwbreak"],
 		execEvents:   offered["exec-events"],
+		forkEvents:   offered["fork-events"],
+		vforkEvents:  offered["vfork-events"],
 		binaryUpload: offered["binary-upload"],
+	}
+	for _, p := range s.procs {
+		s.adopt(p) // the fork-event choice applies to processes we have
 	}
 	s.reply([]byte(strings.Join(s.features(offered), ";")))
 }
@@ -57,6 +62,14 @@ func (s *Session) features(offered map[string]bool) []string {
 	if s.opts.Launch != nil {
 		f = append(f, "QStartupWithShell+", "QEnvironmentHexEncoded+", "QEnvironmentReset+",
 			"QEnvironmentUnset+", "QSetWorkingDir+", "QDisableRandomization+")
+	}
+	if _, ok := caps.(target.ForkReporter); ok && offered["multiprocess"] {
+		if offered["fork-events"] {
+			f = append(f, "fork-events+")
+		}
+		if offered["vfork-events"] {
+			f = append(f, "vfork-events+")
+		}
 	}
 	if offered["exec-events"] {
 		f = append(f, "exec-events+")
@@ -166,21 +179,27 @@ func xferChunk(data []byte, off uint64, n int) []byte {
 func (s *Session) threadsXML() []byte {
 	var b strings.Builder
 	b.WriteString("<threads>\n")
-	info, _ := s.proc.(target.ThreadInfoer)
-	for _, t := range s.proc.Threads() {
-		fmt.Fprintf(&b, `<thread id="%s"`, appendThreadID(nil, t, s.client.multiprocess))
+	for _, p := range s.sortedProcesses() {
+		s.appendThreadsXML(&b, p)
+	}
+	b.WriteString("</threads>\n")
+	return []byte(b.String())
+}
+
+func (s *Session) appendThreadsXML(b *strings.Builder, p target.Process) {
+	info, _ := p.(target.ThreadInfoer)
+	for _, t := range p.Threads() {
+		fmt.Fprintf(b, `<thread id="%s"`, appendThreadID(nil, t, s.client.multiprocess))
 		if info != nil {
 			if c := info.ThreadCore(t); c >= 0 {
-				fmt.Fprintf(&b, ` core="%d"`, c)
+				fmt.Fprintf(b, ` core="%d"`, c)
 			}
 			if name := info.ThreadName(t); name != "" {
-				fmt.Fprintf(&b, ` name="%s"`, html.EscapeString(name))
+				fmt.Fprintf(b, ` name="%s"`, html.EscapeString(name))
 			}
 		}
 		b.WriteString("/>\n")
 	}
-	b.WriteString("</threads>\n")
-	return []byte(b.String())
 }
 
 func (s *Session) siginfo() ([]byte, error) {

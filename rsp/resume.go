@@ -97,6 +97,14 @@ func (s *Session) vCont(pkt []byte) {
 		s.replyString("E01")
 		return
 	}
+	// One process runs at a time: the one the actions name, else the
+	// current one (gdb's schedule-multiple is off by default).
+	for _, a := range acts {
+		if p := s.procs[a.sel.PID]; !a.all && a.sel.PID > 0 && p != nil {
+			s.proc = p
+			break
+		}
+	}
 	// Each thread takes the leftmost action that names it.
 	var actions []target.Action
 	for _, t := range s.proc.Threads() {
@@ -222,8 +230,13 @@ func (s *Session) resume(actions []target.Action) {
 
 func (s *Session) reportStop(ev target.StopEvent) {
 	s.last = ev
+	if ev.Child != nil {
+		s.adopt(ev.Child)
+	}
 	if ev.Kind != target.StopSignalled {
-		s.proc = nil
+		if p := s.procs[ev.Thread.PID]; p != nil {
+			s.drop(p)
+		}
 	} else {
 		// gdbserver makes the reporting thread the current one.
 		s.gThread = Selector{PID: ev.Thread.PID, TID: ev.Thread.TID}
@@ -274,6 +287,14 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 		b = append(b, ':')
 		b = append(b, []byte(padHex(ev.WatchAddr))...)
 		b = append(b, ';')
+	case target.ReasonFork, target.ReasonVFork:
+		if ev.Child != nil {
+			b = append(b, map[target.StopReason]string{target.ReasonFork: "fork:", target.ReasonVFork: "vfork:"}[ev.Reason]...)
+			b = appendThreadID(b, target.ThreadID{PID: ev.Child.PID(), TID: ev.Child.PID()}, true)
+			b = append(b, ';')
+		}
+	case target.ReasonVForkDone:
+		b = append(b, "vforkdone:;"...)
 	case target.ReasonExec:
 		if s.client.execEvents {
 			b = append(b, "exec:"...)

@@ -66,8 +66,11 @@ type LaunchRequest struct {
 
 // Session is one client connection driving at most one process.
 type Session struct {
-	conn  *Conn
-	proc  target.Process // nil when there is none (exited, killed, --multi)
+	conn *Conn
+	proc target.Process // the current process; nil when there is none
+	// procs holds every live process, the current one included: a fork
+	// child the client keeps (detach-on-fork off) is a second one.
+	procs map[int]target.Process
 	opts  Options
 	files hostFiles
 
@@ -90,6 +93,8 @@ type Session struct {
 // clientFeatures is what the client told us in qSupported and later packets.
 type clientFeatures struct {
 	multiprocess bool
+	forkEvents   bool
+	vforkEvents  bool
 	swbreak      bool
 	hwbreak      bool
 	execEvents   bool
@@ -114,14 +119,71 @@ func (s *Session) setProcess(p target.Process) {
 	if p == nil {
 		return
 	}
+	s.adopt(p)
 	s.last, s.hasLast = p.InitialStop(), true
+}
+
+// adopt adds a live process and applies what the client already set.
+func (s *Session) adopt(p target.Process) {
+	if s.procs == nil {
+		s.procs = map[int]target.Process{}
+	}
+	s.procs[p.PID()] = p
 	if f, ok := p.(target.SignalFilter); ok && s.pass != nil {
 		f.SetPassSignals(s.pass)
 	}
+	if f, ok := p.(target.ForkReporter); ok && s.client.multiprocess {
+		f.SetForkEvents(s.client.forkEvents, s.client.vforkEvents)
+	}
 }
 
-// Process is the live process, or nil.
+// drop forgets a process that is gone; another one becomes current.
+func (s *Session) drop(p target.Process) {
+	delete(s.procs, p.PID())
+	if s.proc != p {
+		return
+	}
+	s.proc = nil
+	for _, q := range s.procs {
+		s.proc = q
+		break
+	}
+}
+
+// Keep adds a process the session drives besides the current one.
+func (s *Session) Keep(p target.Process) { s.adopt(p) }
+
+// Process is the current live process, or nil.
 func (s *Session) Process() target.Process { return s.proc }
+
+// Processes lists every live process.
+func (s *Session) Processes() []target.Process {
+	out := make([]target.Process, 0, len(s.procs))
+	for _, p := range s.procs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// sortedProcesses lists live processes, the current one first.
+func (s *Session) sortedProcesses() []target.Process {
+	out := s.Processes()
+	sort.Slice(out, func(i, j int) bool {
+		if (out[i] == s.proc) != (out[j] == s.proc) {
+			return out[i] == s.proc
+		}
+		return out[i].PID() < out[j].PID()
+	})
+	return out
+}
+
+// byPID finds a live process; pid 0 or -1 means the current one.
+func (s *Session) byPID(pid int) target.Process {
+	if pid <= 0 {
+		return s.proc
+	}
+	return s.procs[pid]
+}
 
 // caps is what capabilities are discovered on.
 func (s *Session) caps() target.Process {
@@ -358,6 +420,12 @@ func (s *Session) setThread(pkt []byte) {
 		s.replyString("E01")
 		return
 	}
+	if p := s.byPID(sel.PID); p == nil {
+		s.replyString("E01")
+		return
+	} else if pkt[1] == 'g' {
+		s.proc = p
+	}
 	if sel.TID > 0 {
 		if _, err := s.thread(sel); err != nil {
 			s.replyString("E01")
@@ -381,6 +449,14 @@ func (s *Session) threadAlive(pkt []byte) {
 	if err != nil {
 		s.replyString("E01")
 		return
+	}
+	if p := s.byPID(sel.PID); p != nil && p != s.proc && sel.TID > 0 {
+		for _, t := range p.Threads() {
+			if sel.Matches(t) {
+				s.replyString("OK")
+				return
+			}
+		}
 	}
 	if _, err := s.thread(sel); err != nil || sel.TID <= 0 {
 		s.replyString("E01")
@@ -408,11 +484,13 @@ func (s *Session) qfThreadInfo(_ []byte) {
 		return
 	}
 	out := []byte{'m'}
-	for i, t := range s.proc.Threads() {
-		if i > 0 {
-			out = append(out, ',')
+	for _, p := range s.sortedProcesses() {
+		for _, t := range p.Threads() {
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = appendThreadID(out, t, s.client.multiprocess)
 		}
-		out = appendThreadID(out, t, s.client.multiprocess)
 	}
 	s.reply(out)
 }
@@ -452,7 +530,8 @@ func (s *Session) passSignals(pkt []byte) {
 }
 
 func (s *Session) detach(pkt []byte) {
-	if s.proc == nil {
+	p := s.proc
+	if p == nil {
 		s.replyString("E01")
 		return
 	}
@@ -462,19 +541,20 @@ func (s *Session) detach(pkt []byte) {
 			return
 		}
 		pid, err := parseHexInt(pkt[2:])
-		if err != nil || pid != s.proc.PID() {
+		if err != nil || s.byPID(pid) == nil {
 			s.replyString("E01")
 			return
 		}
+		p = s.byPID(pid)
 	}
-	if err := s.proc.Detach(); err != nil {
+	if err := p.Detach(); err != nil {
 		log.WithError(err).Warn("detach")
 		s.replyString("E01")
 		return
 	}
-	s.proc = nil
+	s.drop(p)
 	s.replyString("OK")
-	if !s.extended {
+	if !s.extended && len(s.procs) == 0 {
 		s.finish(EndDetached)
 	}
 }
@@ -484,19 +564,21 @@ func (s *Session) kill(pkt []byte) {
 		s.replyString("E01")
 		return
 	}
+	p := s.proc
 	if rest := pkt[len("vKill"):]; len(rest) > 0 {
 		pid, err := parseHexInt(bytes.TrimPrefix(rest, []byte{';'}))
-		if err != nil || pid != s.proc.PID() {
+		if err != nil || s.byPID(pid) == nil {
 			s.replyString("E01")
 			return
 		}
+		p = s.byPID(pid)
 	}
-	if err := s.proc.Kill(); err != nil {
+	if err := p.Kill(); err != nil {
 		log.WithError(err).Warn("kill")
 	}
-	s.proc = nil
+	s.drop(p)
 	s.replyString("OK")
-	if !s.extended {
+	if !s.extended && len(s.procs) == 0 {
 		s.finish(EndKilled)
 	}
 }
@@ -510,10 +592,12 @@ func (s *Session) killLegacy(pkt []byte) {
 	}
 	if s.proc != nil {
 		pid := s.proc.PID()
-		if err := s.proc.Kill(); err != nil {
-			log.WithError(err).Warn("kill")
+		for _, p := range s.Processes() {
+			if err := p.Kill(); err != nil {
+				log.WithError(err).Warn("kill")
+			}
+			s.drop(p)
 		}
-		s.proc = nil
 		s.reply(s.stopReply(target.StopEvent{Kind: target.StopTerminated, Signal: 9, Thread: target.ThreadID{PID: pid}}))
 	} else {
 		s.replyString("OK")

@@ -1092,3 +1092,256 @@ func waitBlocked(t *testing.T, p *fakeProc) {
 		t.Fatal("Resume was not called")
 	}
 }
+
+// R restarts only in extended mode, and then has no reply. Otherwise it is a
+// packet the server does not support and must answer with the empty packet
+// (gdbserver: "Respond with an empty packet so that gdb knows that we don't
+// support this request"); gostub sends nothing and the client waits forever.
+func TestRestartNotExtended(t *testing.T) {
+	for _, pkt := range []string{"R", "R00"} {
+		d := newDirect(newFakeProc(), Options{})
+		r, err := d.do(pkt)
+		if err != nil || len(r) != 1 || r[0] != "" {
+			t.Errorf("%s outside extended mode = %q, %v; want one empty reply", pkt, r, err)
+		}
+	}
+}
+
+func TestSiginfo(t *testing.T) {
+	p := newFullProc()
+	d := newDirect(p, Options{})
+	f := features(d.one(t, gdbOffer))
+	if !f["qXfer:siginfo:read+"] || !f["qXfer:siginfo:write+"] {
+		t.Errorf("siginfo not announced")
+	}
+	unesc := func(r string) []byte {
+		b, err := unescapeBinary([]byte(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if r := unesc(d.one(t, "qXfer:siginfo:read::0,100")); !bytes.Equal(r, append([]byte{'l'}, p.siginfo...)) {
+		t.Errorf("siginfo read = %q", r)
+	}
+	if r := unesc(d.one(t, "qXfer:siginfo:read::20,10")); !bytes.Equal(r, append([]byte{'m'}, p.siginfo[0x20:0x30]...)) {
+		t.Errorf("siginfo chunk = %q", r)
+	}
+	data := []byte{'#', '$', '}', '*'}
+	pkt := append([]byte("qXfer:siginfo:write::8:"), escapeBinary(nil, data)...)
+	if r, err := d.doBytes(pkt); err != nil || len(r) != 1 || r[0] != "4" {
+		t.Errorf("siginfo write = %q, %v", r, err)
+	}
+	if !bytes.Equal(p.siginfo[8:12], data) || p.siginfo[7] != 7 || p.siginfo[12] != 12 {
+		t.Errorf("siginfo after write: %x", p.siginfo[:16])
+	}
+	for _, bad := range []string{"qXfer:siginfo:write::81:00", "qXfer:siginfo:write::zz:00", "qXfer:siginfo:write::8", "qXfer:siginfo:write::0:}"} {
+		if r := d.one(t, bad); r != "E01" {
+			t.Errorf("%s = %q, want E01", bad, r)
+		}
+	}
+	plain := newDirect(newFakeProc(), Options{})
+	if f := features(plain.one(t, gdbOffer)); f["qXfer:siginfo:read+"] {
+		t.Errorf("siginfo announced without SiginfoAccessor")
+	}
+	for _, pkt := range []string{"qXfer:siginfo:read::0,80", "qXfer:siginfo:write::0:00"} {
+		if r := plain.one(t, pkt); r != "" {
+			t.Errorf("%s without SiginfoAccessor = %q", pkt, r)
+		}
+	}
+}
+
+func TestDisabledPackets(t *testing.T) {
+	ev := target.StopEvent{Thread: target.ThreadID{PID: fakePID, TID: fakePID + 1}, Signal: sigUSR1, Core: 1}
+	p := newFakeProc()
+	d := newDirect(p, Options{Disabled: map[string]bool{"T": true}})
+	p.push(ev)
+	if r := d.one(t, "vCont;c"); r != "S1e" {
+		t.Errorf("stop with T disabled = %q", r)
+	}
+	p = newFakeProc()
+	d = newDirect(p, Options{Disabled: map[string]bool{"Tthread": true, "vCont": true, "qC": true, "qfThreadInfo": true}})
+	p.push(ev)
+	if r := d.one(t, "c"); r != "T1ecore:1;" {
+		t.Errorf("stop with Tthread disabled = %q", r)
+	}
+	for _, pkt := range []string{"vCont?", "vCont;c", "qC", "qfThreadInfo", "qsThreadInfo"} {
+		if r := d.one(t, pkt); r != "" {
+			t.Errorf("disabled %s = %q", pkt, r)
+		}
+	}
+	if r := d.one(t, "T4d3"); r != "OK" {
+		t.Errorf("T4d3 = %q", r)
+	}
+}
+
+// extFake launches and attaches fake processes for extended-remote tests.
+type extFake struct {
+	launched []LaunchRequest
+	procs    []*fakeProc
+	fail     bool
+}
+
+func (e *extFake) launch(req LaunchRequest) (target.Process, error) {
+	e.launched = append(e.launched, req)
+	if e.fail {
+		return nil, errors.New("no such\nprogram")
+	}
+	q := newFakeProc()
+	q.pid = 0x600 + len(e.procs)
+	for i := range q.threads {
+		q.threads[i] = target.ThreadID{PID: q.pid, TID: q.pid + i}
+	}
+	q.initial.Thread = q.threads[0]
+	for _, t := range q.threads {
+		q.regs[t] = bytes.Repeat([]byte{byte(t.TID)}, q.RegistersSize())
+	}
+	e.procs = append(e.procs, q)
+	return q, nil
+}
+
+func (e *extFake) attach(pid int) (target.Process, error) {
+	if pid != 0x700 {
+		return nil, fmt.Errorf("attach %d: no such process", pid)
+	}
+	q := newFakeProc()
+	q.pid, q.attached = pid, true
+	q.threads = []target.ThreadID{{PID: pid, TID: pid}}
+	q.regs = map[target.ThreadID][]byte{q.threads[0]: make([]byte, q.RegistersSize())}
+	q.initial = target.StopEvent{Thread: q.threads[0], Core: -1}
+	e.procs = append(e.procs, q)
+	return q, nil
+}
+
+func TestExtendedRemote(t *testing.T) {
+	// Without the hooks, vRun and vAttach are unsupported.
+	plain := newDirect(newFakeProc(), Options{})
+	for _, pkt := range []string{"vRun;2f62696e2f78", "vAttach;700"} {
+		if r := plain.one(t, pkt); r != "" {
+			t.Errorf("%s without hooks = %q", pkt, r)
+		}
+	}
+
+	first := newFakeProc()
+	e := &extFake{}
+	d := newDirect(first, Options{Launch: e.launch, Attach: e.attach})
+	if r := d.one(t, "!"); r != "OK" {
+		t.Fatalf("! = %q", r)
+	}
+	hx := func(s string) string { return hex.EncodeToString([]byte(s)) }
+	for _, pkt := range []string{"QEnvironmentReset", "QEnvironmentHexEncoded:" + hx("A=1"), "QEnvironmentHexEncoded:" + hx("B=2=3"),
+		"QEnvironmentUnset:" + hx("A"), "QSetWorkingDir:" + hx("/tmp"), "QStartupWithShell:0", "QDisableRandomization:0"} {
+		if r := d.one(t, pkt); r != "OK" {
+			t.Errorf("%s = %q", pkt, r)
+		}
+	}
+	for _, pkt := range []string{"QEnvironmentHexEncoded:" + hx("noequals"), "QEnvironmentHexEncoded:zz", "QEnvironmentUnset:",
+		"QStartupWithShell:2", "QDisableRandomization:", "QSetWorkingDir:z"} {
+		if r := d.one(t, pkt); r != "E01" {
+			t.Errorf("%s = %q, want E01", pkt, r)
+		}
+	}
+	if r := d.one(t, "vRun;"+hx("/bin/x")+";"+hx("arg 1")); r != "T05thread:600;" {
+		t.Fatalf("vRun = %q", r)
+	}
+	if !first.killed {
+		t.Error("vRun did not kill the process it replaced")
+	}
+	// QEnvironmentReset goes back to the server's own environment.
+	got := e.launched[0]
+	env := got.Env
+	got.Env = nil
+	want := LaunchRequest{Argv: []string{"/bin/x", "arg 1"}, Dir: "/tmp", Shell: false, DisableASLR: false}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("launched %+v\nwant %+v", got, want)
+	}
+	if !slices.Contains(env, "B=2=3") || slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "A=") }) {
+		t.Errorf("environment %q", env)
+	}
+	if r := d.one(t, "qAttached"); r != "0" {
+		t.Errorf("qAttached = %q", r)
+	}
+	if r := d.one(t, "g"); r != strings.Repeat("00", 44) {
+		t.Errorf("g after vRun = %q", r)
+	}
+	// An empty program name reruns the last one.
+	if r := d.one(t, "vRun;"); r != "T05thread:601;" {
+		t.Errorf("vRun; = %q", r)
+	}
+	if e.launched[1].Argv[0] != "/bin/x" {
+		t.Errorf("rerun argv %q", e.launched[1].Argv)
+	}
+	// D and vKill leave the session open in extended mode.
+	if r := d.one(t, "D"); r != "OK" || d.sess.ended {
+		t.Errorf("D = %q, ended %v", r, d.sess.ended)
+	}
+	if !e.procs[1].detached {
+		t.Error("not detached")
+	}
+	if r := d.one(t, "?"); r != "W00" {
+		t.Errorf("? with no process = %q", r)
+	}
+	for _, pkt := range []string{"g", "m1000,1", "vCont;c", "qC", "D", "vKill;601"} {
+		if r := d.one(t, pkt); r != "E01" {
+			t.Errorf("%s with no process = %q", pkt, r)
+		}
+	}
+	if r := d.one(t, "vAttach;123"); !strings.HasPrefix(r, "E") {
+		t.Errorf("vAttach to nothing = %q", r)
+	}
+	if r := d.one(t, "vAttach;700"); r != "T00thread:700;" {
+		t.Errorf("vAttach = %q", r)
+	}
+	if r := d.one(t, "vAttach;700"); !strings.HasPrefix(r, "E.") {
+		t.Errorf("second vAttach = %q", r)
+	}
+	if r := d.one(t, "qAttached"); r != "1" {
+		t.Errorf("qAttached after vAttach = %q", r)
+	}
+	if r := d.one(t, "vKill;700"); r != "OK" || d.sess.ended || !e.procs[2].killed {
+		t.Errorf("vKill = %q, ended %v", r, d.sess.ended)
+	}
+	// R restarts the last program, with no reply.
+	if r, err := d.do("R00"); err != nil || len(r) != 0 {
+		t.Errorf("R = %q, %v", r, err)
+	}
+	if len(e.procs) != 4 || d.sess.Process() != e.procs[3] {
+		t.Errorf("R did not start a new process")
+	}
+	e.fail = true
+	if r := d.one(t, "vRun;"+hx("/bin/y")); r != "E.no such program" {
+		t.Errorf("failed vRun = %q", r)
+	}
+	if !e.procs[3].killed || d.sess.Process() != nil {
+		t.Errorf("failed vRun: old process killed=%v, session process %v", e.procs[3].killed, d.sess.Process())
+	}
+	if r := d.one(t, "vRun;zz"); r != "E01" {
+		t.Errorf("vRun;zz = %q", r)
+	}
+	if r := d.one(t, "k"); r != "OK" {
+		t.Errorf("k with no process = %q", r)
+	}
+}
+
+// gdbserver's stop replies make the reporting thread the general thread,
+// and gdb relies on it after vRun ("GDB assumes a vRun sets it"). gostub
+// does so for stops after a resume but not for the stop vRun/vAttach
+// report: a thread chosen with Hg before still names the old process, so
+// 'g' answers E01 until the client sends Hg again.
+func TestVRunSelectsNewThread(t *testing.T) {
+	e := &extFake{}
+	d := newDirect(newFakeProc(), Options{Launch: e.launch, Attach: e.attach})
+	d.one(t, "!")
+	if r := d.one(t, "Hg4d3"); r != "OK" {
+		t.Fatalf("Hg = %q", r)
+	}
+	if r := d.one(t, "vRun;"+hex.EncodeToString([]byte("/bin/x"))); r != "T05thread:600;" {
+		t.Fatalf("vRun = %q", r)
+	}
+	if r := d.one(t, "g"); r != strings.Repeat("00", 44) {
+		t.Errorf("g after vRun = %q, want the new process's registers", r)
+	}
+	if r := d.one(t, "qC"); r != "QC600" {
+		t.Errorf("qC after vRun = %q", r)
+	}
+}

@@ -103,6 +103,12 @@ const (
 	ReasonWatch
 	ReasonRWatch
 	ReasonAWatch
+	// ReasonFork and ReasonVFork: the thread forked; Child is the new
+	// process, held stopped until the client decides (detach or keep).
+	ReasonFork
+	ReasonVFork
+	// ReasonVForkDone: the vfork child exec'd or exited; the parent runs on.
+	ReasonVForkDone
 	// ReasonExec: the process executed a new program (ExecPath); threads,
 	// breakpoints and registers of the old image are gone.
 	ReasonExec
@@ -124,6 +130,8 @@ type StopEvent struct {
 	WatchAddr uint64
 	Core      int // CPU the thread last ran on, -1 when unknown
 	ExecPath  string
+	// Child is the new process of a fork or vfork event.
+	Child Process
 	// Expedited registers (frame pointer, stack pointer, PC) at the stop.
 	Expedited []Register
 }
@@ -162,6 +170,11 @@ type (
 	SiginfoAccessor interface {
 		Siginfo(t ThreadID) ([]byte, error)
 		SetSiginfo(t ThreadID, data []byte) error
+	}
+	// ForkReporter holds fork and vfork children for the client
+	// (fork-events, vfork-events) instead of letting them go at once.
+	ForkReporter interface {
+		SetForkEvents(fork, vfork bool)
 	}
 	// RangeStepper is implemented by processes that honour ActionRangeStep.
 	RangeStepper interface {

@@ -223,7 +223,7 @@ func run(args []string) int {
 
 	settings := &rsp.LaunchRequest{Argv: cfg.prog, Shell: cfg.shell, DisableASLR: cfg.noASLR}
 	launch := func(req rsp.LaunchRequest) (target.Process, error) { return launchProcess(cfg, req, stdio) }
-	var proc target.Process
+	var procs []target.Process
 	switch {
 	case cfg.attach:
 		p, err := linux.Attach(cfg.pid)
@@ -232,14 +232,14 @@ func run(args []string) int {
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "Attached; pid = %d\n", p.PID())
-		proc = p
+		procs = []target.Process{p}
 	case len(cfg.prog) > 0:
 		p, err := launch(*settings)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%v\nExiting\n", err)
 			return 1
 		}
-		proc = p
+		procs = []target.Process{p}
 	}
 
 	opts := rsp.Options{
@@ -268,8 +268,8 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "Remote debugging using stdio\n")
 		conn := rsp.NewConn(os.Stdin, os.Stdout)
 		conn.RemoteDebug.Store(cfg.remoteDebug)
-		end, pid, proc := serveOne(conn, proc, opts)
-		return finish(proc, end, pid)
+		end, pid, procs := serveOne(conn, procs, opts)
+		return finish(procs, end, pid)
 	}
 
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -278,7 +278,7 @@ func run(args []string) int {
 		c, err := ln.Accept()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "gostub: accept: %v\n", err)
-			return finish(proc, rsp.EndServerExit, 0)
+			return finish(procs, rsp.EndServerExit, 0)
 		}
 		if ra, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 			fmt.Fprintf(os.Stderr, "Remote debugging from host %s, port %d\n", ra.IP, ra.Port)
@@ -290,59 +290,62 @@ func run(args []string) int {
 		conn.RemoteDebug.Store(cfg.remoteDebug)
 		var end rsp.End
 		var pid int
-		end, pid, proc = serveOne(conn, proc, opts)
+		end, pid, procs = serveOne(conn, procs, opts)
 		c.Close()
-		if end == rsp.EndDisconnected && !cfg.once && (proc != nil || cfg.multi) {
+		if end == rsp.EndDisconnected && !cfg.once && (len(procs) > 0 || cfg.multi) {
 			fmt.Fprintf(os.Stderr, "Remote side has terminated connection.  GDBserver will reopen the connection.\n")
 			continue
 		}
-		return finish(proc, end, pid)
+		return finish(procs, end, pid)
 	}
 }
 
 // serveOne runs one client session. It returns how the session ended, the
-// pid the session started with, and the process left afterwards (or nil).
-func serveOne(conn *rsp.Conn, proc target.Process, opts rsp.Options) (rsp.End, int, target.Process) {
+// pid the session started with, and the processes left afterwards.
+func serveOne(conn *rsp.Conn, procs []target.Process, opts rsp.Options) (rsp.End, int, []target.Process) {
 	pid := 0
-	if proc != nil {
-		pid = proc.PID()
+	var cur target.Process
+	if len(procs) > 0 {
+		cur, pid = procs[0], procs[0].PID()
 	}
-	s := rsp.NewSession(conn, proc, opts)
+	s := rsp.NewSession(conn, cur, opts)
+	for _, p := range procs[min(1, len(procs)):] {
+		s.Keep(p)
+	}
 	end := s.Serve()
-	proc = s.Process()
-	if proc != nil {
+	procs = s.Processes()
+	for _, p := range procs {
 		// A client that left never leaves its breakpoints behind.
-		if bp, ok := proc.(target.Breakpointer); ok {
+		if bp, ok := p.(target.Breakpointer); ok {
 			if err := bp.RemoveAllBreakpoints(); err != nil {
 				log.WithError(err).Warn("removing breakpoints after the session")
 			}
 		}
 	}
-	return end, pid, proc
+	return end, pid, procs
 }
 
 // finish applies gdbserver's rules when the server stops serving: a process
 // we launched is killed, one we attached to is detached and runs on.
-func finish(proc target.Process, end rsp.End, pid int) int {
-	if end == rsp.EndDetached && proc == nil && pid > 0 {
+func finish(procs []target.Process, end rsp.End, pid int) int {
+	if end == rsp.EndDetached && len(procs) == 0 && pid > 0 {
 		fmt.Fprintf(os.Stderr, "Detaching from process %d\n", pid)
 		// Our own child runs on: reap it when it ends, as gdbserver does.
 		linux.WaitExit(pid)
 		return 0
 	}
-	if proc == nil {
-		return 0
-	}
-	if proc.Attached() {
-		fmt.Fprintf(os.Stderr, "Detaching process(es): %d\n", proc.PID())
-		if err := proc.Detach(); err != nil {
-			log.WithError(err).Warn("detach")
+	for _, proc := range procs {
+		if proc.Attached() {
+			fmt.Fprintf(os.Stderr, "Detaching process(es): %d\n", proc.PID())
+			if err := proc.Detach(); err != nil {
+				log.WithError(err).Warn("detach")
+			}
+			continue
 		}
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "Killing process(es): %d\n", proc.PID())
-	if err := proc.Kill(); err != nil {
-		log.WithError(err).Warn("kill")
+		fmt.Fprintf(os.Stderr, "Killing process(es): %d\n", proc.PID())
+		if err := proc.Kill(); err != nil {
+			log.WithError(err).Warn("kill")
+		}
 	}
 	return 0
 }

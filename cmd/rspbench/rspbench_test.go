@@ -78,16 +78,17 @@ func TestSelectOps(t *testing.T) {
 
 func TestRoundRatios(t *testing.T) {
 	for _, tc := range []struct {
-		a, b   []float64
-		lo, hi float64
+		a, b        []float64
+		med, lo, hi float64
 	}{
-		{[]float64{1, 2, 4}, []float64{2, 2, 2}, 0.5, 2},
-		{[]float64{1, 0, 4}, []float64{1, 5, 4}, 1, 1},
-		{nil, nil, 0, 0},
+		{[]float64{1, 2, 4}, []float64{2, 2, 2}, 1, 0.5, 2},
+		{[]float64{1, 1, 1, 1}, []float64{1, 2, 3, 4}, 2.5, 1, 4},
+		{[]float64{1, 0, 4}, []float64{1, 5, 4}, 1, 1, 1},
+		{nil, nil, 0, 0, 0},
 	} {
-		lo, hi := roundRatios(tc.a, tc.b)
-		if lo != tc.lo || hi != tc.hi {
-			t.Errorf("roundRatios(%v, %v) = %v, %v; want %v, %v", tc.a, tc.b, lo, hi, tc.lo, tc.hi)
+		med, lo, hi := roundRatios(tc.a, tc.b)
+		if med != tc.med || lo != tc.lo || hi != tc.hi {
+			t.Errorf("roundRatios(%v, %v) = %v, %v, %v; want %v, %v, %v", tc.a, tc.b, med, lo, hi, tc.med, tc.lo, tc.hi)
 		}
 	}
 }
@@ -121,7 +122,11 @@ func TestOpsOnGdbserver(t *testing.T) {
 			stubPid, pid := s.cmd.Process.Pid, s.pid
 			iter, units, err := o.prepare(s)
 			if err == nil {
-				for i := 0; i < 3 && err == nil; i++ {
+				n := 3
+				if o.unit == "MiB" {
+					n = 1 // 64 MiB per iteration
+				}
+				for i := 0; i < n && err == nil; i++ {
 					err = iter()
 				}
 			}

@@ -74,8 +74,13 @@ type Process struct {
 	pass   map[int]bool
 	exited bool
 
-	// stops of threads not yet known (clone child seen before the clone event).
+	// Statuses of threads that are not ours (yet): a clone child seen
+	// before its clone event, or a thread of another process sharing this
+	// tracer (a fork child). Shared by all processes of one tracer.
 	early map[int]unix.WaitStatus
+
+	reportFork, reportVFork bool
+	released                bool // our claim on the tracer was given back
 }
 
 // LaunchOptions describe a program to start under ptrace.
@@ -490,7 +495,7 @@ func (p *Process) Detach() error {
 	}
 	var err error
 	p.tr.do(func() { err = p.detachAll() })
-	p.tr.stop()
+	p.release()
 	return err
 }
 
@@ -527,7 +532,7 @@ func (p *Process) Kill() error {
 	}
 	var err error
 	p.tr.do(func() { err = p.kill() })
-	p.tr.stop()
+	p.release()
 	return err
 }
 
@@ -557,6 +562,9 @@ func (p *Process) reapAll() {
 		}
 		if wpid == p.pid && (ws.Exited() || ws.Signaled()) {
 			return
+		}
+		if _, ours := p.threads[wpid]; !ours {
+			p.early[wpid] = ws
 		}
 	}
 }
@@ -597,3 +605,16 @@ func (p *Process) InitialStop() target.StopEvent {
 
 // addrNoRandomize is ADDR_NO_RANDOMIZE from <linux/personality.h>.
 const addrNoRandomize = 0x0040000
+
+// release gives back this process's claim on the tracer thread.
+func (p *Process) release() {
+	if !p.released {
+		p.released = true
+		p.tr.release()
+	}
+}
+
+// SetForkEvents makes fork and vfork children reportable (held stopped).
+func (p *Process) SetForkEvents(fork, vfork bool) {
+	p.tr.do(func() { p.reportFork, p.reportVFork = fork, vfork })
+}

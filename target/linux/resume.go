@@ -139,6 +139,15 @@ func (p *Process) Interrupt() {
 }
 
 func (p *Process) waitLoop() (target.StopEvent, error) {
+	// Statuses another process's loop collected for our threads come first.
+	for tid, ws := range p.early {
+		if _, ours := p.threads[tid]; ours {
+			delete(p.early, tid)
+			if ev, report := p.handleStatus(tid, ws); report {
+				return ev, nil
+			}
+		}
+	}
 	for {
 		var ws unix.WaitStatus
 		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
@@ -160,10 +169,9 @@ func (p *Process) waitLoop() (target.StopEvent, error) {
 func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, bool) {
 	t := p.threads[wpid]
 	if t == nil {
-		if ws.Stopped() {
-			// A clone child can stop before its parent's clone event.
-			p.early[wpid] = ws
-		}
+		// A clone child can stop before its parent's clone event; a fork
+		// child's threads belong to another Process on this tracer.
+		p.early[wpid] = ws
 		return target.StopEvent{}, false
 	}
 	id := target.ThreadID{PID: p.pid, TID: wpid}
@@ -259,10 +267,29 @@ func (p *Process) handleExtended(t *thread, cause int) (target.StopEvent, bool) 
 		}
 	case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK:
 		msg, err := unix.PtraceGetEventMsg(t.tid)
-		if err == nil {
-			p.releaseChild(int(msg), cause == unix.PTRACE_EVENT_VFORK)
+		if err != nil {
+			break
 		}
+		vfork := cause == unix.PTRACE_EVENT_VFORK
+		if (!vfork && p.reportFork) || (vfork && p.reportVFork) {
+			child, err := p.adoptChild(int(msg))
+			if err == nil {
+				ev := signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.SIGTRAP)
+				ev.Reason, ev.Child = target.ReasonFork, child
+				if vfork {
+					ev.Reason = target.ReasonVFork
+				}
+				return ev, true
+			}
+			log.WithError(err).Warn("hold forked child")
+		}
+		p.releaseChild(int(msg), vfork)
 	case unix.PTRACE_EVENT_VFORK_DONE:
+		if p.reportVFork {
+			ev := signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.SIGTRAP)
+			ev.Reason = target.ReasonVForkDone
+			return ev, true
+		}
 		if p.lifted {
 			p.lifted = false
 			if err := p.bps.Reinsert(p.mem); err != nil {
@@ -288,14 +315,52 @@ func (p *Process) addClone(tid int) {
 	}
 }
 
+// waitChildStop waits for a new child's first stop, which may already have
+// been collected.
+func (p *Process) waitChildStop(child int) error {
+	if _, ok := p.early[child]; ok {
+		delete(p.early, child)
+		return nil
+	}
+	var ws unix.WaitStatus
+	_, err := unix.Wait4(child, &ws, unix.WALL, nil)
+	return err
+}
+
+// adoptChild keeps a forked child traced and stopped, as a Process of its
+// own on the same tracer thread, with a copy of the parent's breakpoints
+// (its memory has the same traps).
+func (p *Process) adoptChild(pid int) (*Process, error) {
+	if err := p.waitChildStop(pid); err != nil {
+		return nil, fmt.Errorf("wait for forked child %d: %w", pid, err)
+	}
+	c := &Process{
+		tr:          p.tr,
+		pid:         pid,
+		execPath:    p.execPath,
+		threads:     map[int]*thread{pid: {tid: pid, stopped: true}},
+		layout:      p.layout,
+		bps:         p.bps.Clone(),
+		pass:        p.pass,
+		early:       p.early,
+		reportFork:  p.reportFork,
+		reportVFork: p.reportVFork,
+	}
+	m, err := openMemory(pid)
+	if err != nil {
+		detachThread(pid, 0)
+		return nil, err
+	}
+	c.mem = m
+	p.tr.users.Add(1)
+	return c, nil
+}
+
 // releaseChild lets a forked child go untraced, without our breakpoints in
 // its copy of memory. For vfork the memory is shared with the parent, so the
 // traps are lifted until the parent's vfork-done.
 func (p *Process) releaseChild(child int, vfork bool) {
-	var ws unix.WaitStatus
-	if _, ok := p.early[child]; ok {
-		delete(p.early, child)
-	} else if _, err := unix.Wait4(child, &ws, unix.WALL, nil); err != nil {
+	if err := p.waitChildStop(child); err != nil {
 		log.WithError(err).WithField("child", child).Warn("wait for forked child")
 		return
 	}
@@ -435,5 +500,7 @@ func (p *Process) finishExit(ev target.StopEvent) target.StopEvent {
 	p.bps.Forget()
 	p.mem.close()
 	p.mem = nil
+	// We run on the tracer thread: stopping it takes effect after this call.
+	p.release()
 	return ev
 }

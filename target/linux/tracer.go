@@ -3,19 +3,22 @@ package linux
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // tracer is the one OS thread that owns every tracee: Linux accepts ptrace
 // requests only from the thread that attached. Work is handed to it as whole
 // operations (resume-and-wait, read all registers), not per syscall.
 type tracer struct {
-	work chan func()
-	quit chan struct{}
-	once sync.Once
+	work  chan func()
+	quit  chan struct{}
+	once  sync.Once
+	users atomic.Int32 // processes sharing this thread (a fork child shares its parent's)
 }
 
 func newTracer() *tracer {
 	t := &tracer{work: make(chan func()), quit: make(chan struct{})}
+	t.users.Store(1)
 	go t.loop()
 	return t
 }
@@ -49,3 +52,10 @@ func (t *tracer) do(f func()) bool {
 
 // stop ends the tracer goroutine (and its thread).
 func (t *tracer) stop() { t.once.Do(func() { close(t.quit) }) }
+
+// release drops one process's claim; the last one stops the thread.
+func (t *tracer) release() {
+	if t.users.Add(-1) <= 0 {
+		t.stop()
+	}
+}
