@@ -605,7 +605,8 @@ func (s *Session) killLegacy(pkt []byte) {
 	s.finish(EndKilled)
 }
 
-// disabled tells whether --disable-packet turned a packet off.
+// disabled tells whether --disable-packet turned a packet off. ("T" and
+// "Tthread" shape stop replies instead; the T thread-alive packet stays.)
 func (s *Session) disabled(route string) bool {
 	d := s.opts.Disabled
 	if len(d) == 0 {
@@ -618,8 +619,6 @@ func (s *Session) disabled(route string) bool {
 		return d["qC"]
 	case "qfThreadInfo", "qsThreadInfo":
 		return d["qfThreadInfo"]
-	case "T":
-		return d["T"]
 	}
 	return false
 }
