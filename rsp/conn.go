@@ -173,7 +173,28 @@ func (c *Conn) WritePacket(payload []byte) error {
 	return nil
 }
 
-// WriteNotification sends an asynchronous notification (%Name:data#cs).
+// WriteNotification sends an asynchronous notification (%Name:data#cs);
+// notifications are never acknowledged.
+func (c *Conn) WriteNotification(name string, data []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.RemoteDebug.Load() {
+		log.WithField("notification", name+":"+printable(data)).Info("putpkt")
+	}
+	frame := append([]byte{'%'}, name...)
+	frame = append(frame, ':')
+	frame = appendRLE(frame, escapeBinary(nil, data))
+	var sum byte
+	for _, b := range frame[1:] {
+		sum += b
+	}
+	frame = append(frame, '#', hexDigits[sum>>4], hexDigits[sum&15])
+	if _, err := c.w.Write(frame); err != nil {
+		return fmt.Errorf("write notification: %w", err)
+	}
+	return nil
+}
+
 func (c *Conn) writeRaw(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

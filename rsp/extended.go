@@ -106,6 +106,12 @@ func (s *Session) vAttach(pkt []byte) {
 		return
 	}
 	s.setProcess(p)
+	if s.ns.on {
+		// In non-stop mode the attach stop comes as a notification.
+		s.replyString("OK")
+		s.queueStop(s.last)
+		return
+	}
 	s.reply(s.stopReply(s.last))
 }
 

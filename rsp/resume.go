@@ -105,6 +105,10 @@ func (s *Session) vCont(pkt []byte) {
 			break
 		}
 	}
+	if s.ns.on {
+		s.vContNonStop(acts)
+		return
+	}
 	// Each thread takes the leftmost action that names it.
 	var actions []target.Action
 	for _, t := range s.proc.Threads() {
@@ -245,6 +249,10 @@ func (s *Session) reportStop(ev target.StopEvent) {
 }
 
 func (s *Session) haltReason(_ []byte) {
+	if s.ns.on && s.proc != nil {
+		s.haltReasonNonStop()
+		return
+	}
 	if s.proc == nil && (!s.hasLast || s.last.Kind == target.StopSignalled) {
 		s.replyString("W00")
 		return

@@ -76,6 +76,7 @@ type Session struct {
 
 	client   clientFeatures
 	lldb     lldbState // LLDB dialect switches, see lldb.go
+	ns       nonStopState
 	extended bool
 	pass     map[int]bool // QPassSignals, host numbering
 
@@ -129,6 +130,7 @@ func (s *Session) adopt(p target.Process) {
 		s.procs = map[int]target.Process{}
 	}
 	s.procs[p.PID()] = p
+	s.applyNonStop(p)
 	if f, ok := p.(target.SignalFilter); ok && s.pass != nil {
 		f.SetPassSignals(s.pass)
 	}
@@ -202,14 +204,19 @@ func (s *Session) Serve() End {
 	defer s.closeFiles()
 	go s.readLoop()
 	for !s.ended {
-		r := <-s.in
-		if r.err != nil {
-			if !errors.Is(r.err, io.EOF) {
-				log.WithError(r.err).Debug("connection read")
+		select {
+		case r := <-s.in:
+			if r.err != nil {
+				if !errors.Is(r.err, io.EOF) {
+					log.WithError(r.err).Debug("connection read")
+				}
+				s.stopRunning()
+				return EndDisconnected
 			}
-			return EndDisconnected
+			s.handle(r.pkt)
+		case <-s.eventsReady():
+			s.collectEvents()
 		}
-		s.handle(r.pkt)
 	}
 	return s.end
 }
@@ -253,7 +260,9 @@ func (s *Session) replyErr(err error) {
 func (s *Session) handle(pkt Packet) {
 	switch {
 	case pkt.Interrupt:
-		// Nothing runs: the process is already stopped.
+		if s.ns.on && s.proc != nil {
+			s.interruptNonStop()
+		}
 		return
 	case pkt.TooLong:
 		log.Warn("packet longer than PacketSize refused")
@@ -311,7 +320,6 @@ func init() {
 		{"qRcmd,", (*Session).qRcmd},
 		{"QPassSignals:", (*Session).passSignals},
 		{"QProgramSignals:", func(s *Session, _ []byte) { s.replyString("OK") }},
-		{"QNonStop:", (*Session).nonStop},
 		{"vCont?", (*Session).vContQuery},
 		{"vCont;", (*Session).vCont},
 		{"vKill", (*Session).kill},
@@ -326,7 +334,12 @@ func init() {
 		{"QSetWorkingDir:", (*Session).setWorkingDir},
 		{"QStartupWithShell:", (*Session).setStartupWithShell},
 		{"QDisableRandomization:", (*Session).setDisableRandomization},
-		{"vCtrlC", func(s *Session, _ []byte) { s.replyString("OK") }},
+		{"vCtrlC", func(s *Session, _ []byte) {
+			if s.ns.on && s.proc != nil {
+				s.interruptNonStop()
+			}
+			s.replyString("OK")
+		}},
 		{"?", (*Session).haltReason},
 		{"g", (*Session).readRegisters},
 		{"G", (*Session).writeRegisters},
@@ -375,14 +388,6 @@ func (s *Session) startNoAck(_ []byte) {
 	// next packet may arrive before we get to run again.
 	s.conn.SetNoAck()
 	s.replyString("OK")
-}
-
-func (s *Session) nonStop(pkt []byte) {
-	if string(pkt) == "QNonStop:0" {
-		s.replyString("OK")
-		return
-	}
-	s.replyString("E01")
 }
 
 // thread resolves a selector to one live thread (any = the last stopped one).
@@ -621,4 +626,25 @@ func (s *Session) disabled(route string) bool {
 		return d["qfThreadInfo"]
 	}
 	return false
+}
+
+// stopRunning stops what runs when the client leaves in non-stop mode, so
+// the server finds every process stopped.
+func (s *Session) stopRunning() {
+	if !s.ns.on {
+		return
+	}
+	for _, p := range s.Processes() {
+		if ns, ok := p.(target.NonStopper); ok {
+			var running []target.ThreadID
+			for _, t := range p.Threads() {
+				if !ns.Stopped(t) {
+					running = append(running, t)
+				}
+			}
+			if len(running) > 0 {
+				ns.StopAsync(running, 0)
+			}
+		}
+	}
 }

@@ -176,6 +176,21 @@ type (
 	ForkReporter interface {
 		SetForkEvents(fork, vfork bool)
 	}
+	// NonStopper runs threads independently (non-stop mode): resuming
+	// returns at once and each stop comes back on its own as an event.
+	NonStopper interface {
+		SetNonStop(on bool) error
+		// ResumeAsync runs the named threads; the others keep their state.
+		ResumeAsync(actions []Action) error
+		// StopAsync stops running threads; each reports a stop with
+		// signal sig (0 for vCont;t, SIGINT for an interrupt).
+		StopAsync(threads []ThreadID, sig int) error
+		// EventsReady signals when TakeEvents has something.
+		EventsReady() <-chan struct{}
+		TakeEvents() []StopEvent
+		// Stopped reports whether a thread is stopped.
+		Stopped(t ThreadID) bool
+	}
 	// RangeStepper is implemented by processes that honour ActionRangeStep.
 	RangeStepper interface {
 		SupportsRangeStep() bool

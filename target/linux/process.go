@@ -42,6 +42,10 @@ type thread struct {
 	// passSig is a pass-through signal met while stopping all threads,
 	// delivered when the thread next runs.
 	passSig int
+	// stopRequested: non-stop vCont;t (or interrupt) asked this thread to
+	// stop; it reports signal stopAs when our SIGSTOP arrives.
+	stopRequested bool
+	stopAs        int
 
 	gpr      []byte
 	gprValid bool
@@ -81,6 +85,11 @@ type Process struct {
 
 	reportFork, reportVFork bool
 	released                bool // our claim on the tracer was given back
+
+	// non-stop mode
+	nonStop     bool
+	events      []target.StopEvent
+	eventsReady chan struct{}
 }
 
 // LaunchOptions describe a program to start under ptrace.

@@ -215,6 +215,10 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 		}
 		if t.expectStop {
 			t.expectStop = false
+			if t.stopRequested {
+				t.stopRequested = false
+				return signalEvent(id, unix.Signal(t.stopAs)), true
+			}
 			p.rerun(t, 0)
 			return target.StopEvent{}, false
 		}

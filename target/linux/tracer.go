@@ -1,15 +1,22 @@
 package linux
 
 import (
+	"os"
+	"os/signal"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // tracer is the one OS thread that owns every tracee: Linux accepts ptrace
 // requests only from the thread that attached. Work is handed to it as whole
 // operations (resume-and-wait, read all registers), not per syscall.
 type tracer struct {
+	// onChild, when set, is called on the tracer thread at each SIGCHLD
+	// (non-stop mode: wait without blocking the thread).
+	onChild func()
+
 	work  chan func()
 	quit  chan struct{}
 	once  sync.Once
@@ -27,10 +34,17 @@ func (t *tracer) loop() {
 	// Never unlocked: the thread exits with the goroutine, so no other
 	// goroutine ever inherits a thread that is some tracee's tracer.
 	runtime.LockOSThread()
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	defer signal.Stop(sigchld)
 	for {
 		select {
 		case f := <-t.work:
 			f()
+		case <-sigchld:
+			if t.onChild != nil {
+				t.onChild()
+			}
 		case <-t.quit:
 			return
 		}

@@ -1,0 +1,203 @@
+package rsp
+
+import (
+	"github.com/gostub/gostub/target"
+)
+
+// Non-stop mode (QNonStop:1): vCont answers OK at once; each stop is sent
+// as a %Stop notification, and the client drains the queue with vStopped.
+
+func init() {
+	register(
+		route{"QNonStop:", (*Session).setNonStop},
+		route{"vStopped", (*Session).vStopped},
+	)
+}
+
+type nonStopState struct {
+	on bool
+	// queue holds stop replies not yet acknowledged; its head is the one
+	// the client has been sent (as a notification or a reply).
+	queue []target.StopEvent
+}
+
+func (s *Session) setNonStop(pkt []byte) {
+	on := false
+	switch string(pkt[len("QNonStop:"):]) {
+	case "0":
+	case "1":
+		on = true
+	default:
+		s.replyString("E01")
+		return
+	}
+	if _, ok := s.caps().(target.NonStopper); !ok {
+		if on {
+			s.replyString("E01")
+		} else {
+			s.replyString("OK")
+		}
+		return
+	}
+	s.ns.on = on
+	s.ns.queue = nil
+	for _, p := range s.procs {
+		if err := p.(target.NonStopper).SetNonStop(on); err != nil {
+			s.replyErr(err)
+			return
+		}
+	}
+	s.replyString("OK")
+}
+
+// applyNonStop brings a new process into the session's mode.
+func (s *Session) applyNonStop(p target.Process) {
+	if ns, ok := p.(target.NonStopper); ok && s.ns.on {
+		ns.SetNonStop(true)
+	}
+}
+
+// eventsReady is the channel that wakes the session for stop events of the
+// current process in non-stop mode; nil (never ready) otherwise.
+func (s *Session) eventsReady() <-chan struct{} {
+	if !s.ns.on || s.proc == nil {
+		return nil
+	}
+	if ns, ok := s.proc.(target.NonStopper); ok {
+		return ns.EventsReady()
+	}
+	return nil
+}
+
+// collectEvents queues the events of every process and notifies the
+// client of the first one when nothing is outstanding.
+func (s *Session) collectEvents() {
+	for _, p := range s.Processes() {
+		ns, ok := p.(target.NonStopper)
+		if !ok {
+			continue
+		}
+		for _, ev := range ns.TakeEvents() {
+			s.queueStop(ev)
+		}
+	}
+}
+
+func (s *Session) queueStop(ev target.StopEvent) {
+	if ev.Child != nil {
+		s.adopt(ev.Child)
+	}
+	if ev.Kind != target.StopSignalled {
+		if p := s.procs[ev.Thread.PID]; p != nil {
+			s.drop(p)
+		}
+	}
+	s.last, s.hasLast = ev, true
+	s.ns.queue = append(s.ns.queue, ev)
+	if len(s.ns.queue) == 1 {
+		s.notify("Stop", s.stopReply(ev))
+	}
+}
+
+// notify sends an asynchronous notification: %NAME:DATA#cs.
+func (s *Session) notify(name string, data []byte) {
+	if err := s.conn.WriteNotification(name, data); err != nil {
+		s.replyErr(err)
+	}
+}
+
+func (s *Session) vStopped(_ []byte) {
+	if len(s.ns.queue) > 0 {
+		s.ns.queue = s.ns.queue[1:]
+	}
+	if len(s.ns.queue) == 0 {
+		s.replyString("OK")
+		return
+	}
+	s.reply(s.stopReply(s.ns.queue[0]))
+}
+
+// haltReasonNonStop answers '?' in non-stop mode: every stopped thread is
+// reported, the first in the reply and the others through vStopped.
+func (s *Session) haltReasonNonStop() {
+	s.ns.queue = nil
+	for _, p := range s.sortedProcesses() {
+		ns, ok := p.(target.NonStopper)
+		if !ok {
+			continue
+		}
+		for _, t := range p.Threads() {
+			if !ns.Stopped(t) {
+				continue
+			}
+			ev := target.StopEvent{Kind: target.StopSignalled, Thread: t, Core: -1}
+			if s.hasLast && s.last.Thread == t {
+				ev = s.last
+			}
+			s.ns.queue = append(s.ns.queue, ev)
+		}
+	}
+	if len(s.ns.queue) == 0 {
+		s.replyString("OK")
+		return
+	}
+	s.reply(s.stopReply(s.ns.queue[0]))
+}
+
+// vContNonStop resumes or stops the threads the actions name; threads no
+// action names keep their state.
+func (s *Session) vContNonStop(acts []vContAction) {
+	ns, ok := s.proc.(target.NonStopper)
+	if !ok {
+		s.replyString("E01")
+		return
+	}
+	var run []target.Action
+	var stop []target.ThreadID
+	for _, t := range s.proc.Threads() {
+		for _, a := range acts {
+			if !a.all && !a.sel.Matches(t) {
+				continue
+			}
+			if a.kind == target.ActionStop {
+				stop = append(stop, t)
+				break
+			}
+			act, ok := s.toAction(t, a.kind, a.signal)
+			if !ok {
+				s.replyString("E01")
+				return
+			}
+			act.RangeStart, act.RangeEnd = a.start, a.end
+			run = append(run, act)
+			break
+		}
+	}
+	if len(stop) > 0 {
+		if err := ns.StopAsync(stop, 0); err != nil {
+			s.replyErr(err)
+			return
+		}
+	}
+	if len(run) > 0 {
+		if err := ns.ResumeAsync(run); err != nil {
+			s.replyErr(err)
+			return
+		}
+	}
+	s.replyString("OK")
+}
+
+// interruptNonStop stops one running thread and reports it as SIGINT.
+func (s *Session) interruptNonStop() {
+	ns, ok := s.proc.(target.NonStopper)
+	if !ok {
+		return
+	}
+	for _, t := range s.proc.Threads() {
+		if !ns.Stopped(t) {
+			ns.StopAsync([]target.ThreadID{t}, 2)
+			return
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package linux
+
+import (
+	"fmt"
+
+	log "github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/gostub/gostub/target"
+)
+
+// Non-stop mode: threads run and stop independently. The tracer thread
+// never blocks in wait4; it reaps statuses without waiting at each SIGCHLD
+// and queues the events worth reporting.
+
+// SetNonStop switches between all-stop and non-stop.
+func (p *Process) SetNonStop(on bool) error {
+	if !p.tr.do(func() {
+		p.nonStop = on
+		if on {
+			p.tr.onChild = p.pollNonStop
+			if p.eventsReady == nil {
+				p.eventsReady = make(chan struct{}, 1)
+			}
+		} else {
+			p.tr.onChild = nil
+		}
+	}) {
+		return target.ErrNoProcess
+	}
+	return nil
+}
+
+// ResumeAsync runs the named threads and returns at once.
+func (p *Process) ResumeAsync(actions []target.Action) (err error) {
+	if !p.tr.do(func() {
+		if p.exited {
+			err = target.ErrNoProcess
+			return
+		}
+		for _, a := range actions {
+			t := p.threads[a.Thread.TID]
+			if t == nil || !t.stopped || a.Kind == target.ActionStop {
+				continue
+			}
+			t.step = a.Kind == target.ActionStep || a.Kind == target.ActionRangeStep
+			t.rangeStart, t.rangeEnd = 0, 0
+			if a.Kind == target.ActionRangeStep {
+				t.rangeStart, t.rangeEnd = a.RangeStart, a.RangeEnd
+			}
+			sig := a.Signal
+			if sig == 0 {
+				sig = t.passSig
+			}
+			t.passSig = 0
+			if e := p.run(t, sig); e != nil {
+				log.WithError(e).Debug("resume in non-stop")
+			}
+		}
+		p.pollNonStop()
+	}) {
+		err = target.ErrNoProcess
+	}
+	return
+}
+
+// StopAsync asks running threads to stop; each reports signal sig.
+func (p *Process) StopAsync(ids []target.ThreadID, sig int) (err error) {
+	if !p.tr.do(func() {
+		for _, id := range ids {
+			t := p.threads[id.TID]
+			if t == nil || t.stopped || t.newborn {
+				continue
+			}
+			t.stopAs, t.stopRequested = sig, true
+			if !t.expectStop {
+				if e := unix.Tgkill(p.pid, t.tid, unix.SIGSTOP); e != nil {
+					err = fmt.Errorf("stop thread %d: %w", t.tid, e)
+					continue
+				}
+				t.expectStop = true
+			}
+		}
+	}) {
+		err = target.ErrNoProcess
+	}
+	return
+}
+
+// Stopped reports whether a thread is stopped.
+func (p *Process) Stopped(id target.ThreadID) (stopped bool) {
+	p.tr.do(func() {
+		t := p.threads[id.TID]
+		stopped = t != nil && t.stopped
+	})
+	return
+}
+
+// EventsReady is signalled when events are queued.
+func (p *Process) EventsReady() <-chan struct{} { return p.eventsReady }
+
+// TakeEvents hands over the queued events. It needs no tracer hop, so the
+// exit event is collected even after the tracer thread has ended.
+func (p *Process) TakeEvents() []target.StopEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	evs := p.events
+	p.events = nil
+	return evs
+}
+
+// pollNonStop reaps every status that is ready, without blocking.
+func (p *Process) pollNonStop() {
+	if p.exited {
+		return
+	}
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
+		if err != nil || wpid <= 0 {
+			return
+		}
+		ev, report := p.handleStatus(wpid, ws)
+		if !report {
+			continue
+		}
+		if ev.Kind != target.StopSignalled {
+			ev = p.finishExit(ev)
+		} else {
+			if t := p.threads[ev.Thread.TID]; t != nil {
+				t.stopRequested = false
+			}
+			ev = p.complete(ev)
+		}
+		p.mu.Lock()
+		p.events = append(p.events, ev)
+		p.mu.Unlock()
+		select {
+		case p.eventsReady <- struct{}{}:
+		default:
+		}
+		if p.exited {
+			return
+		}
+	}
+}
