@@ -272,9 +272,13 @@ func (s *Session) insertPoint(pkt []byte) { s.point(pkt, true) }
 func (s *Session) removePoint(pkt []byte) { s.point(pkt, false) }
 
 func (s *Session) point(pkt []byte, insert bool) {
-	bp, ok := s.proc.(target.Breakpointer)
-	if !ok || len(pkt) < 2 {
+	if _, ok := s.caps().(target.Breakpointer); !ok || len(pkt) < 2 {
 		s.reply(nil)
+		return
+	}
+	bp, ok := s.proc.(target.Breakpointer)
+	if !ok {
+		s.replyString("E01")
 		return
 	}
 	kinds := map[byte]target.BreakpointKind{

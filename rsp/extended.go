@@ -107,9 +107,8 @@ func (s *Session) vAttach(pkt []byte) {
 	}
 	s.setProcess(p)
 	if s.ns.on {
-		// In non-stop mode the attach stop comes as a notification.
+		// In non-stop mode gdb asks for the stop itself with vCont;t.
 		s.replyString("OK")
-		s.queueStop(s.last)
 		return
 	}
 	s.reply(s.stopReply(s.last))

@@ -79,6 +79,11 @@ type fakeProc struct {
 	queue   []resumeResult
 	block   bool
 	resumes [][]target.Action
+	// onInterrupt, when set, is what a blocked Resume returns on Interrupt
+	// (instead of a SIGINT stop).
+	onInterrupt *target.StopEvent
+	// trackStop makes InitialStop answer the last stop Resume reported.
+	trackStop bool
 
 	interruptc    chan struct{} // buffered 1: a pending interrupt
 	interrupts    atomic.Int32
@@ -120,10 +125,14 @@ func (p *fakeProc) Threads() []target.ThreadID {
 	return append([]target.ThreadID(nil), p.threads...)
 }
 
-func (p *fakeProc) TargetXML() []byte             { return fakeXML }
-func (p *fakeProc) RegisterSizes() []int          { return fakeRegSizes }
-func (p *fakeProc) RegistersSize() int            { return sum(fakeRegSizes) }
-func (p *fakeProc) InitialStop() target.StopEvent { return p.initial }
+func (p *fakeProc) TargetXML() []byte    { return fakeXML }
+func (p *fakeProc) RegisterSizes() []int { return fakeRegSizes }
+func (p *fakeProc) RegistersSize() int   { return sum(fakeRegSizes) }
+func (p *fakeProc) InitialStop() target.StopEvent {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.initial
+}
 
 func sum(v []int) int {
 	n := 0
@@ -255,6 +264,9 @@ func (p *fakeProc) Resume(actions []target.Action) (target.StopEvent, error) {
 	if len(p.queue) > 0 {
 		r := p.queue[0]
 		p.queue = p.queue[1:]
+		if p.trackStop && r.err == nil {
+			p.initial = r.ev
+		}
 		p.mu.Unlock()
 		return r.ev, r.err
 	}
@@ -269,6 +281,9 @@ func (p *fakeProc) Resume(actions []target.Action) (target.StopEvent, error) {
 	}
 	p.resumeBlocked <- struct{}{}
 	<-p.interruptc
+	if p.onInterrupt != nil {
+		return *p.onInterrupt, nil
+	}
 	return target.StopEvent{Kind: target.StopSignalled, Thread: t, Signal: sigINT, Core: 1}, nil
 }
 

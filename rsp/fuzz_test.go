@@ -74,6 +74,14 @@ var sessionSeeds = []string{
 	"!", "vRun;2f62696e2f70726f67;6172677631", "vRun;", "vAttach;4d3", "QEnvironmentHexEncoded:413d31",
 	"QEnvironmentUnset:41", "QEnvironmentReset", "QSetWorkingDir:2f746d70", "QStartupWithShell:0", "QDisableRandomization:1",
 	"vCtrlC", "D", "D;4d2", "vKill;4d2", "k", "qTStatus", "",
+	// LLDB's dialect and non-stop.
+	"QThreadSuffixSupported", "QListThreadsInStopReply", "QEnableErrorStrings", "qVAttachOrWaitSupported", "qHostInfo",
+	"qProcessInfo", "qProcessInfoPID:1234", "qfProcessInfo:name:676f73747562;name_match:contains;", "qsProcessInfo",
+	"qGetWorkingDir", "qUserName:0", "qGroupName:0", "qWatchpointSupportInfo:", "qMemoryRegionInfo:1000",
+	"jThreadsInfo", "jThreadExtendedInfo:", "QSaveRegisterState;thread:4d2;", "QRestoreRegisterState:1;thread:4d2;",
+	"vAttachName;676f73747562", "vAttachWait;", "vAttachOrWait;zz", "_M1000,rwx", "_m1000", "qRegisterInfo0", "qRegisterInfo4",
+	"qRegisterInfoff", "p0;thread:4d3;", "g;thread:4d3;", "P0=0000000000000000;thread:4d3;", "G;thread:4d3;",
+	"qXfer:features:read:target.xml:0,100", "QNonStop:1", "vStopped",
 }
 
 // fuzzSession builds a session over a fake with every capability, host I/O

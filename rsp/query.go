@@ -119,9 +119,13 @@ func (s *Session) qXfer(pkt []byte) {
 			data = s.threadsXML()
 		}
 	case "auxv":
+		if _, ok := s.caps().(target.AuxvReader); !ok {
+			s.reply(nil)
+			return
+		}
 		a, ok := s.proc.(target.AuxvReader)
 		if !ok {
-			s.reply(nil)
+			s.replyString("E01")
 			return
 		}
 		if s.proc == nil {
@@ -133,9 +137,13 @@ func (s *Session) qXfer(pkt []byte) {
 			return
 		}
 	case "exec-file":
+		if _, ok := s.caps().(target.ExecFiler); !ok {
+			s.reply(nil)
+			return
+		}
 		e, ok := s.proc.(target.ExecFiler)
 		if !ok {
-			s.reply(nil)
+			s.replyString("E01")
 			return
 		}
 		if annex != "" {
@@ -206,9 +214,12 @@ func (s *Session) appendThreadsXML(b *strings.Builder, p target.Process) {
 }
 
 func (s *Session) siginfo() ([]byte, error) {
+	if _, ok := s.caps().(target.SiginfoAccessor); !ok {
+		return nil, target.ErrUnsupported
+	}
 	sa, ok := s.proc.(target.SiginfoAccessor)
 	if !ok {
-		return nil, target.ErrUnsupported
+		return nil, target.ErrNoProcess
 	}
 	t, err := s.thread(s.gThread)
 	if err != nil {

@@ -249,7 +249,7 @@ func (s *Session) reportStop(ev target.StopEvent) {
 }
 
 func (s *Session) haltReason(_ []byte) {
-	if s.ns.on && s.proc != nil {
+	if s.ns.on {
 		s.haltReasonNonStop()
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	log "github.com/sirupsen/logrus"
 
@@ -74,11 +75,13 @@ type Session struct {
 	opts  Options
 	files hostFiles
 
-	client   clientFeatures
-	lldb     lldbState // LLDB dialect switches, see lldb.go
-	ns       nonStopState
-	extended bool
-	pass     map[int]bool // QPassSignals, host numbering
+	client clientFeatures
+	lldb   lldbState // LLDB dialect switches, see lldb.go
+	ns     nonStopState
+	// pendingEvents: stop events are waiting behind the packet at hand.
+	pendingEvents bool
+	extended      bool
+	pass          map[int]bool // QPassSignals, host numbering
 
 	gThread Selector // Hg: registers and memory
 	cThread Selector // Hc: legacy c/s
@@ -204,17 +207,31 @@ func (s *Session) Serve() End {
 	defer s.closeFiles()
 	go s.readLoop()
 	for !s.ended {
+		var r readResult
 		select {
-		case r := <-s.in:
-			if r.err != nil {
-				if !errors.Is(r.err, io.EOF) {
-					log.WithError(r.err).Debug("connection read")
-				}
-				s.stopRunning()
-				return EndDisconnected
-			}
-			s.handle(r.pkt)
+		case r = <-s.in:
 		case <-s.eventsReady():
+			// A client often sends its next request right after a reply;
+			// gdb copes badly with a notification in the middle of it,
+			// so a stop waits for a moment of quiet, as with gdbserver.
+			select {
+			case r = <-s.in:
+				s.pendingEvents = true
+			case <-time.After(notifyQuiet):
+				s.collectEvents()
+				continue
+			}
+		}
+		if r.err != nil {
+			if !errors.Is(r.err, io.EOF) {
+				log.WithError(r.err).Debug("connection read")
+			}
+			s.stopRunning()
+			return EndDisconnected
+		}
+		s.handle(r.pkt)
+		if s.pendingEvents {
+			s.pendingEvents = false
 			s.collectEvents()
 		}
 	}
@@ -292,6 +309,9 @@ type route struct {
 	prefix string
 	h      handler
 }
+
+// notifyQuiet is how long a stop notification waits for the link to be idle.
+const notifyQuiet = 2 * time.Millisecond
 
 // routes maps packet names to handlers. Each file of the package registers
 // its own packets from init (handlers reach back to lookup through handle,

@@ -662,6 +662,27 @@ func TestClientEOFDuringResume(t *testing.T) {
 	}
 }
 
+// The stop that ends a resume cut short by a disconnect is dropped: when it
+// is the exit of the process, the session still lists the process as live,
+// and the server then kills or detaches a process that is gone (or offers
+// it to the next client).
+func TestClientEOFDuringResumeProcessExits(t *testing.T) {
+	p := newFakeProc()
+	p.block = true
+	p.onInterrupt = &target.StopEvent{Kind: target.StopExited, Thread: target.ThreadID{PID: fakePID}, ExitCode: 1}
+	h := startSession(t, p, Options{})
+	h.c.send("vCont;c")
+	h.c.expectAck('+')
+	waitBlocked(t, p)
+	h.cli.Close()
+	if e := h.wait(); e != EndDisconnected {
+		t.Errorf("Serve = %v, want disconnected", e)
+	}
+	if h.sess.Process() != nil || len(h.sess.Processes()) != 0 {
+		t.Errorf("the process exited during the disconnect but the session still holds %d", len(h.sess.Processes()))
+	}
+}
+
 func TestClientEOFWhileStopped(t *testing.T) {
 	p := newFakeProc()
 	h := startSession(t, p, Options{})
@@ -676,11 +697,13 @@ func TestClientEOFWhileStopped(t *testing.T) {
 }
 
 // gdbserver keeps its last stop across connections: a client that
-// reconnects is told where the program is now, not where it started.
-// NewSession always starts from proc.InitialStop(), so a second client hears
-// the launch stop (thread and signal of the first client's start).
+// reconnects is told where the program is now, not where it started. The
+// session takes that from InitialStop when it starts, so a target must
+// answer it with its current stop (target/linux answers the launch stop,
+// which is the bug; the fake here tracks its last stop as it should).
 func TestReconnectReportsLastStop(t *testing.T) {
 	p := newFakeProc()
+	p.trackStop = true
 	stop := target.StopEvent{Thread: p.threads[1], Signal: 11, Core: -1}
 	p.push(stop)
 	h := startSession(t, p, Options{})
@@ -693,6 +716,9 @@ func TestReconnectReportsLastStop(t *testing.T) {
 	h2 := startSession(t, p, Options{})
 	if r := h2.c.cmd("?"); r != "T0bthread:4d3;" {
 		t.Errorf("? after reconnecting = %q, want the last stop T0bthread:4d3;", r)
+	}
+	if r := h2.c.cmd("qC"); r != "QC4d3" {
+		t.Errorf("qC after reconnecting = %q", r)
 	}
 }
 
@@ -892,7 +918,7 @@ func (r *recordingFS) OpenFile(fsPID int, path string, flags int, mode uint32) (
 func TestUnknownPackets(t *testing.T) {
 	d := newDirect(newFakeProc(), Options{})
 	for _, pkt := range []string{"", "qFooBar", "qCRC:1000,4", "qTStatus", "vCont",
-		"vContX", "QThreadEvents:1", "jThreadsInfo", "qSupportedX", "A", "b", "B",
+		"vContX", "QThreadEvents:1", "qSupportedX", "A", "b", "B",
 		"bc", "i", "t", "qXfer", "vMustReplyEmpty", "qOffsets", "qL1200000000000000000", "qGetTLSAddr:1,2,3",
 		"qThreadExtraInfo,1", "\x00", "\xff"} {
 		if r := d.one(t, pkt); r != "" {

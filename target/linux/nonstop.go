@@ -69,7 +69,15 @@ func (p *Process) StopAsync(ids []target.ThreadID, sig int) (err error) {
 	if !p.tr.do(func() {
 		for _, id := range ids {
 			t := p.threads[id.TID]
-			if t == nil || t.stopped || t.newborn {
+			if t == nil || t.newborn {
+				continue
+			}
+			if t.stopped {
+				// Stopped but never reported (just attached or
+				// launched): the client waits for a stop, so give one.
+				if !t.reported {
+					p.queueEvent(p.complete(signalEvent(id, unix.Signal(sig))))
+				}
 				continue
 			}
 			t.stopAs, t.stopRequested = sig, true
@@ -132,15 +140,23 @@ func (p *Process) pollNonStop() {
 			}
 			ev = p.complete(ev)
 		}
-		p.mu.Lock()
-		p.events = append(p.events, ev)
-		p.mu.Unlock()
-		select {
-		case p.eventsReady <- struct{}{}:
-		default:
-		}
+		p.queueEvent(ev)
 		if p.exited {
 			return
 		}
+	}
+}
+
+// queueEvent hands an event to the session.
+func (p *Process) queueEvent(ev target.StopEvent) {
+	if t := p.threads[ev.Thread.TID]; t != nil {
+		t.reported = true
+	}
+	p.mu.Lock()
+	p.events = append(p.events, ev)
+	p.mu.Unlock()
+	select {
+	case p.eventsReady <- struct{}{}:
+	default:
 	}
 }

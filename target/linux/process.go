@@ -46,6 +46,8 @@ type thread struct {
 	// stop; it reports signal stopAs when our SIGSTOP arrives.
 	stopRequested bool
 	stopAs        int
+	// reported: the client was told this thread stopped (non-stop).
+	reported bool
 
 	gpr      []byte
 	gprValid bool

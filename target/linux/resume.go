@@ -103,6 +103,7 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 // run resumes one thread the way it was asked to run.
 func (p *Process) run(t *thread, sig int) error {
 	t.invalidate()
+	t.reported = false
 	if err := resumeThread(t.tid, t.step, sig); err != nil {
 		return fmt.Errorf("resume thread %d: %w", t.tid, err)
 	}
