@@ -74,7 +74,11 @@ func (s *Session) replyError(err error) {
 
 // R restarts the last program; it has no reply.
 func (s *Session) restart(_ []byte) {
-	if !s.extended || s.opts.Launch == nil || len(s.settings().Argv) == 0 {
+	if !s.extended {
+		s.reply(nil)
+		return
+	}
+	if s.opts.Launch == nil || len(s.settings().Argv) == 0 {
 		return
 	}
 	s.killAll()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"strconv"
 	"syscall"
 
@@ -190,7 +191,7 @@ func (s *Session) vFile(pkt []byte) {
 	}
 }
 
-func isEOF(err error) bool { return err != nil && err.Error() == "EOF" }
+func isEOF(err error) bool { return errors.Is(err, io.EOF) }
 
 func (s *Session) fileArg(b []byte) (target.File, bool) {
 	fd, err := parseHexInt(b)

@@ -26,6 +26,9 @@ func parseVCont(b []byte) ([]vContAction, error) {
 			return nil, errBadHex
 		}
 		act, tid, hasTID := bytes.Cut(part, []byte{':'})
+		if len(act) == 0 {
+			return nil, errBadHex
+		}
 		var a vContAction
 		switch act[0] {
 		case 'c':
@@ -217,7 +220,9 @@ func (s *Session) resume(actions []target.Action) {
 				// the server can apply its disconnect rule to a stopped process.
 				log.Info("client connection closed while the program runs; stopping it")
 				s.proc.Interrupt()
-				<-done
+				if r := <-done; r.err == nil {
+					s.noteStop(r.ev)
+				}
 				s.finish(EndDisconnected)
 				return
 			case r.pkt.Interrupt:
@@ -233,7 +238,12 @@ func (s *Session) resume(actions []target.Action) {
 }
 
 func (s *Session) reportStop(ev target.StopEvent) {
-	s.last = ev
+	s.noteStop(ev)
+	s.reply(s.stopReply(ev))
+}
+
+func (s *Session) noteStop(ev target.StopEvent) {
+	s.last, s.hasLast = ev, true
 	if ev.Child != nil {
 		s.adopt(ev.Child)
 	}
@@ -245,7 +255,6 @@ func (s *Session) reportStop(ev target.StopEvent) {
 		// gdbserver makes the reporting thread the current one.
 		s.gThread = Selector{PID: ev.Thread.PID, TID: ev.Thread.TID}
 	}
-	s.reply(s.stopReply(ev))
 }
 
 func (s *Session) haltReason(_ []byte) {

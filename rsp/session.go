@@ -125,6 +125,8 @@ func (s *Session) setProcess(p target.Process) {
 	}
 	s.adopt(p)
 	s.last, s.hasLast = p.InitialStop(), true
+	s.gThread = Selector{PID: s.last.Thread.PID, TID: s.last.Thread.TID}
+	s.cThread = Selector{}
 }
 
 // adopt adds a live process and applies what the client already set.

@@ -88,6 +88,8 @@ type Process struct {
 	reportFork, reportVFork bool
 	released                bool // our claim on the tracer was given back
 
+	lastStop *target.StopEvent // the last stop reported by Resume
+
 	// non-stop mode
 	nonStop     bool
 	events      []target.StopEvent
@@ -601,16 +603,22 @@ func (p *Process) RemoveAllBreakpoints() error {
 	return p.bps.RemoveAll(p.mem)
 }
 
-// InitialStop is the stop the first client is told about: SIGTRAP at the
-// first instruction after launch, signal 0 after attach (the SIGSTOP of the
-// attach is ours, not the program's).
+// InitialStop is the stop a client that connects is told about: the last
+// one reported, or SIGTRAP at the first instruction after launch, signal 0
+// after attach (the SIGSTOP of the attach is ours, not the program's).
 func (p *Process) InitialStop() target.StopEvent {
 	sig := int(unix.SIGTRAP)
 	if p.attached {
 		sig = 0
 	}
 	ev := target.StopEvent{Kind: target.StopSignalled, Thread: target.ThreadID{PID: p.pid, TID: p.pid}, Signal: sig}
-	p.tr.do(func() { ev = p.complete(ev) })
+	p.tr.do(func() {
+		// A client that reconnects is told where the process stands now.
+		if p.lastStop != nil && p.threads[p.lastStop.Thread.TID] != nil {
+			ev = *p.lastStop
+		}
+		ev = p.complete(ev)
+	})
 	return ev
 }
 

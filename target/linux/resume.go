@@ -14,7 +14,13 @@ import (
 // Resume runs the threads named in actions and returns the next reportable
 // event with every thread stopped again.
 func (p *Process) Resume(actions []target.Action) (ev target.StopEvent, err error) {
-	if !p.tr.do(func() { ev, err = p.resume(actions) }) {
+	if !p.tr.do(func() {
+		ev, err = p.resume(actions)
+		if err == nil && ev.Kind == target.StopSignalled {
+			last := ev
+			p.lastStop = &last
+		}
+	}) {
 		err = target.ErrNoProcess
 	}
 	return
