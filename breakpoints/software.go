@@ -183,3 +183,21 @@ func (s *Software) Clone() *Software {
 	}
 	return c
 }
+
+// Lift1 writes back the original byte of one trap, keeping it in the table
+// (to step a thread over it).
+func (s *Software) Lift1(mem Memory, addr uint64) error {
+	p, ok := s.points[addr]
+	if !ok {
+		return nil
+	}
+	return mem.WriteMemory(addr, []byte{p.saved})
+}
+
+// Reinsert1 puts one lifted trap back.
+func (s *Software) Reinsert1(mem Memory, addr uint64) error {
+	if _, ok := s.points[addr]; !ok {
+		return nil
+	}
+	return mem.WriteMemory(addr, []byte{Trap})
+}

@@ -295,19 +295,22 @@ func (s *Session) point(pkt []byte, insert bool) {
 		return
 	}
 	spec := pkt[3:]
+	var extras []byte
 	if i := bytes.IndexByte(spec, ';'); i >= 0 {
-		// Target-side conditions and commands are not evaluated here yet:
-		// we never announce ConditionalBreakpoints, so gdb does not send them.
-		spec = spec[:i]
+		spec, extras = spec[:i], spec[i:]
 	}
 	addr, size, err := parseAddrLen(spec)
 	if err != nil || s.proc == nil {
 		s.replyString("E01")
 		return
 	}
-	if insert {
+	cb, conditional := s.proc.(target.ConditionalBreakpointer)
+	switch {
+	case insert && len(extras) > 0 && conditional:
+		err = cb.InsertBreakpointWith(kind, addr, size, extras)
+	case insert:
 		err = bp.InsertBreakpoint(kind, addr, size)
-	} else {
+	default:
 		err = bp.RemoveBreakpoint(kind, addr, size)
 	}
 	if err != nil {

@@ -147,6 +147,12 @@ type (
 		// RemoveAllBreakpoints undoes every insertion, for a client that left.
 		RemoveAllBreakpoints() error
 	}
+	// ConditionalBreakpointer evaluates target-side conditions and
+	// commands (agent bytecode) of breakpoints: extras is the tail of the
+	// Z packet after the kind (";X2,2201;cmds:0,X5,...").
+	ConditionalBreakpointer interface {
+		InsertBreakpointWith(kind BreakpointKind, addr uint64, size int, extras []byte) error
+	}
 	// AuxvReader serves qXfer:auxv:read.
 	AuxvReader interface {
 		Auxv() ([]byte, error)

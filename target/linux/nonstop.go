@@ -48,12 +48,7 @@ func (p *Process) ResumeAsync(actions []target.Action) (err error) {
 			if a.Kind == target.ActionRangeStep {
 				t.rangeStart, t.rangeEnd = a.RangeStart, a.RangeEnd
 			}
-			sig := a.Signal
-			if sig == 0 {
-				sig = t.passSig
-			}
-			t.passSig = 0
-			if e := p.run(t, sig); e != nil {
+			if e := p.run(t, a.Signal); e != nil {
 				log.WithError(e).Debug("resume in non-stop")
 			}
 		}

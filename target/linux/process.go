@@ -49,6 +49,8 @@ type thread struct {
 	// reported: the client was told this thread stopped (non-stop).
 	reported bool
 
+	debugRegs regs.DebugRegs // what this thread's DR0-3/DR7 hold
+
 	gpr      []byte
 	gprValid bool
 	xsave    []byte
@@ -77,6 +79,9 @@ type Process struct {
 	layout *regs.Layout
 	mem    *memory
 	bps    *breakpoints.Software
+	hw     *breakpoints.HW
+	extras map[pointKey]breakpoints.PointExtras // target-side conditions and commands
+	tsv    map[int]int64                        // agent trace state variables
 	pass   map[int]bool
 	exited bool
 
@@ -145,6 +150,9 @@ func newProcess() *Process {
 		tr:      newTracer(),
 		threads: make(map[int]*thread),
 		bps:     breakpoints.NewSoftware(),
+		hw:      breakpoints.NewHW(),
+		extras:  map[pointKey]breakpoints.PointExtras{},
+		tsv:     map[int]int64{},
 		pass:    make(map[int]bool),
 		early:   make(map[int]unix.WaitStatus),
 	}
@@ -467,40 +475,6 @@ func (p *Process) WriteMemory(addr uint64, data []byte) error {
 	return p.mem.WriteMemory(addr, p.bps.ShadowWrite(addr, data))
 }
 
-// SupportsBreakpoint: software breakpoints only, for now.
-func (p *Process) SupportsBreakpoint(kind target.BreakpointKind) bool {
-	return kind == target.BreakSoftware
-}
-
-// InsertBreakpoint plants a client breakpoint.
-func (p *Process) InsertBreakpoint(kind target.BreakpointKind, addr uint64, size int) error {
-	if kind != target.BreakSoftware {
-		return target.ErrUnsupported
-	}
-	if p.exited {
-		return target.ErrNoProcess
-	}
-	return p.bps.Insert(p.mem, addr, breakpoints.OwnerClient)
-}
-
-// RemoveBreakpoint removes a client breakpoint.
-func (p *Process) RemoveBreakpoint(kind target.BreakpointKind, addr uint64, size int) error {
-	if kind != target.BreakSoftware {
-		return target.ErrUnsupported
-	}
-	if p.exited {
-		return target.ErrNoProcess
-	}
-	ok, err := p.bps.Remove(p.mem, addr, breakpoints.OwnerClient)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return target.ErrNotInserted
-	}
-	return nil
-}
-
 // Detach removes every breakpoint and lets all threads run untraced.
 func (p *Process) Detach() error {
 	if p.exited {
@@ -513,10 +487,7 @@ func (p *Process) Detach() error {
 }
 
 func (p *Process) detachAll() error {
-	var first error
-	if p.mem != nil {
-		first = p.bps.RemoveAll(p.mem)
-	}
+	first := p.removeAllPoints()
 	for tid, t := range p.threads {
 		sig := 0
 		if t.pending != nil && t.pending.Kind == target.StopSignalled && t.pending.Signal != int(unix.SIGTRAP) &&
@@ -550,9 +521,7 @@ func (p *Process) Kill() error {
 }
 
 func (p *Process) kill() error {
-	if p.mem != nil {
-		p.bps.RemoveAll(p.mem)
-	}
+	p.removeAllPoints()
 	if err := unix.Kill(p.pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill %d: %w", p.pid, err)
 	}
@@ -594,14 +563,6 @@ func WaitExit(pid int) {
 }
 
 var _ target.Process = (*Process)(nil)
-
-// RemoveAllBreakpoints restores every byte our breakpoints replaced.
-func (p *Process) RemoveAllBreakpoints() error {
-	if p.exited || p.mem == nil {
-		return nil
-	}
-	return p.bps.RemoveAll(p.mem)
-}
 
 // InitialStop is the stop a client that connects is told about: the last
 // one reported, or SIGTRAP at the first instruction after launch, signal 0

@@ -8,6 +8,8 @@ import (
 	log "github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/gostub/gostub/breakpoints"
+	"github.com/gostub/gostub/regs"
 	"github.com/gostub/gostub/target"
 )
 
@@ -63,12 +65,7 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 		if a.Kind == target.ActionRangeStep {
 			t.rangeStart, t.rangeEnd = a.RangeStart, a.RangeEnd
 		}
-		sig := a.Signal
-		if sig == 0 {
-			sig = t.passSig
-		}
-		t.passSig = 0
-		if err := p.run(t, sig); err != nil {
+		if err := p.run(t, a.Signal); err != nil {
 			log.WithError(err).WithField("tid", t.tid).Debug("resume failed; thread gone?")
 			continue
 		}
@@ -108,6 +105,10 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 
 // run resumes one thread the way it was asked to run.
 func (p *Process) run(t *thread, sig int) error {
+	if sig == 0 {
+		sig = t.passSig
+	}
+	t.passSig = 0
 	t.invalidate()
 	t.reported = false
 	if err := resumeThread(t.tid, t.step, sig); err != nil {
@@ -198,6 +199,11 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	}
 	t.stopped = true
 	t.invalidate()
+	if t.debugRegs != p.hw.Registers() {
+		// New threads start without debug registers; non-stop threads
+		// that ran through a change catch up here.
+		p.installDebugRegs(t, p.hw.Registers())
+	}
 	sig := ws.StopSignal()
 	switch {
 	case sig == unix.SIGTRAP && ws.TrapCause() != 0:
@@ -259,8 +265,34 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 		if err := p.setPC(t, pc-1); err != nil {
 			log.WithError(err).Warn("rewind pc after breakpoint")
 		}
+		if !p.conditionSaysStop(t, pointKey{target.BreakSoftware, pc - 1}) {
+			// A false target-side condition: the client never hears of it.
+			if err := p.stepOverBreakpoint(t, pc-1); err != nil {
+				log.WithError(err).Debug("step over conditional breakpoint")
+				return target.StopEvent{}, false
+			}
+			p.rerun(t, 0)
+			return target.StopEvent{}, false
+		}
 		ev.Reason = target.ReasonSWBreak
 		return ev, true
+	}
+	if p.hw.Len() > 0 {
+		if hit, ok := p.hwHit(t); ok {
+			if hit.Type == breakpoints.HWBreakpoint {
+				if !p.conditionSaysStop(t, pointKey{target.BreakHardware, hit.Addr}) {
+					// The kernel sets RF, so the thread runs on past it.
+					p.rerun(t, 0)
+					return target.StopEvent{}, false
+				}
+				ev.Reason = target.ReasonHWBreak
+				return ev, true
+			}
+			// x86 cannot tell reads from writes: gdbserver says watch for
+			// all, and gdb sorts it out by value.
+			ev.Reason, ev.WatchAddr = target.ReasonWatch, hit.Addr
+			return ev, true
+		}
 	}
 	if t.step && t.rangeEnd > t.rangeStart && pc >= t.rangeStart && pc < t.rangeEnd && !p.bps.Inserted(pc) {
 		p.rerun(t, 0)
@@ -352,6 +384,9 @@ func (p *Process) adoptChild(pid int) (*Process, error) {
 		threads:     map[int]*thread{pid: {tid: pid, stopped: true}},
 		layout:      p.layout,
 		bps:         p.bps.Clone(),
+		hw:          breakpoints.NewHW(), // debug registers are not inherited
+		extras:      map[pointKey]breakpoints.PointExtras{},
+		tsv:         map[int]int64{},
 		pass:        p.pass,
 		early:       p.early,
 		reportFork:  p.reportFork,
@@ -407,6 +442,9 @@ func (p *Process) handleExec(t *thread) target.StopEvent {
 	p.threads = map[int]*thread{p.pid: leader}
 	p.mu.Unlock()
 	p.bps.Forget()
+	p.hw.Clear()
+	clear(p.extras)
+	leader.debugRegs = regs.DebugRegs{} // exec clears them
 	p.lifted = false
 	p.execPath, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid))
 	if err := p.setupAddressSpace(); err != nil {
