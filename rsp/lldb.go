@@ -674,6 +674,10 @@ func (s *Session) appendStopExtras(b []byte, ev target.StopEvent) []byte {
 		// LLDB reloads its view of the process on reason:exec.
 		b = append(b, "reason:exec;"...)
 	}
+	if d := s.crashDescription(ev); d != "" {
+		b = append(b, "description:"...)
+		b = append(appendHex(b, []byte(d)), ';')
+	}
 	if !s.lldb.listThreads {
 		return b
 	}
@@ -704,6 +708,46 @@ func (s *Session) appendStopExtras(b []byte, ev target.StopEvent) []byte {
 	return b
 }
 
+// Linux signal numbers of the faults LLDB describes, and their si_codes
+// (asm-generic/siginfo.h) in the words of lldb-server.
+var faultCodes = map[int]map[int32]string{
+	11: {1: "invalid address", 2: "address access protected", 3: "bound violation"}, // SIGSEGV
+	7:  {1: "illegal alignment", 2: "illegal address", 3: "hardware error"},         // SIGBUS
+	4: {1: "illegal instruction", 2: "illegal instruction operand", 3: "illegal addressing mode",
+		4: "illegal trap", 5: "privileged instruction", 6: "privileged register",
+		7: "coprocessor error", 8: "internal stack error"}, // SIGILL
+	8: {1: "integer divide by zero", 2: "integer overflow", 3: "floating point divide by zero",
+		4: "floating point overflow", 5: "floating point underflow", 6: "inexact floating point result",
+		7: "invalid floating point operation", 8: "invalid floating point subscript range"}, // SIGFPE
+}
+
+var faultNames = map[int]string{11: "SIGSEGV", 7: "SIGBUS", 4: "SIGILL", 8: "SIGFPE"}
+
+// crashDescription is what LLDB shows as the stop reason of a fault
+// ("signal SIGSEGV: invalid address (fault address: 0x0)"), from the
+// thread's siginfo; "" for other stops and other clients.
+func (s *Session) crashDescription(ev target.StopEvent) string {
+	codes, ok := faultCodes[ev.Signal]
+	if !s.lldb.dialect || !ok || ev.Kind != target.StopSignalled {
+		return ""
+	}
+	sa, ok := s.proc.(target.SiginfoAccessor)
+	if !ok {
+		return ""
+	}
+	si, err := sa.Siginfo(ev.Thread)
+	// siginfo_t: si_signo, si_errno, si_code (int32 each), then si_addr at 16.
+	if err != nil || len(si) < 24 || int(int32(le64(si[0:4]))) != ev.Signal {
+		return ""
+	}
+	what, ok := codes[int32(le64(si[8:12]))]
+	if !ok {
+		// Sent by kill() or the like: no fault to describe.
+		return ""
+	}
+	return fmt.Sprintf("signal %s: %s (fault address: %#x)", faultNames[ev.Signal], what, le64(si[16:24]))
+}
+
 func le64(b []byte) uint64 {
 	var v uint64
 	for i := len(b) - 1; i >= 0; i-- {
@@ -714,11 +758,12 @@ func le64(b []byte) uint64 {
 
 // jsonThread is one thread of jThreadsInfo.
 type jsonThread struct {
-	TID       int               `json:"tid"`
-	Name      string            `json:"name,omitempty"`
-	Signal    *int              `json:"signal,omitempty"`
-	Reason    string            `json:"reason,omitempty"`
-	Registers map[string]string `json:"registers,omitempty"`
+	TID         int               `json:"tid"`
+	Name        string            `json:"name,omitempty"`
+	Signal      *int              `json:"signal,omitempty"`
+	Reason      string            `json:"reason,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Registers   map[string]string `json:"registers,omitempty"`
 }
 
 // jThreadsInfo lists every thread with its expedited registers; the thread
@@ -751,6 +796,9 @@ func (s *Session) jThreadsInfo(_ []byte) {
 			jt.Signal = &sig
 			if s.last.Reason == target.ReasonSWBreak || s.last.Reason == target.ReasonHWBreak {
 				jt.Reason = "breakpoint"
+			}
+			if d := s.crashDescription(s.last); d != "" {
+				jt.Reason, jt.Description = "signal", d
 			}
 		}
 		for _, n := range expedite {

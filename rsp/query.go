@@ -71,6 +71,9 @@ func (s *Session) features(offered map[string]bool) []string {
 			f = append(f, "vfork-events+")
 		}
 	}
+	if _, ok := caps.(target.SyscallCatcher); ok {
+		f = append(f, "QCatchSyscalls+")
+	}
 	if _, ok := caps.(target.ConditionalBreakpointer); ok {
 		f = append(f, "ConditionalBreakpoints+", "BreakpointCommands+")
 	}

@@ -310,6 +310,11 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 			b = appendThreadID(b, target.ThreadID{PID: ev.Child.PID(), TID: ev.Child.PID()}, true)
 			b = append(b, ';')
 		}
+	case target.ReasonSyscallEntry, target.ReasonSyscallReturn:
+		b = append(b, map[target.StopReason]string{target.ReasonSyscallEntry: "syscall_entry:",
+			target.ReasonSyscallReturn: "syscall_return:"}[ev.Reason]...)
+		b = strconv.AppendInt(b, int64(ev.Syscall), 16)
+		b = append(b, ';')
 	case target.ReasonVForkDone:
 		b = append(b, "vforkdone:;"...)
 	case target.ReasonExec:

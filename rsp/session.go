@@ -81,7 +81,8 @@ type Session struct {
 	// pendingEvents: stop events are waiting behind the packet at hand.
 	pendingEvents bool
 	extended      bool
-	pass          map[int]bool // QPassSignals, host numbering
+	pass          map[int]bool  // QPassSignals, host numbering
+	catch         *syscallCatch // QCatchSyscalls
 
 	gThread Selector // Hg: registers and memory
 	cThread Selector // Hc: legacy c/s
@@ -138,6 +139,9 @@ func (s *Session) adopt(p target.Process) {
 	s.applyNonStop(p)
 	if f, ok := p.(target.SignalFilter); ok && s.pass != nil {
 		f.SetPassSignals(s.pass)
+	}
+	if c, ok := p.(target.SyscallCatcher); ok && s.catch != nil {
+		c.CatchSyscalls(s.catch.on, s.catch.nums)
 	}
 	if f, ok := p.(target.ForkReporter); ok && s.client.multiprocess {
 		f.SetForkEvents(s.client.forkEvents, s.client.vforkEvents)

@@ -109,6 +109,10 @@ const (
 	ReasonVFork
 	// ReasonVForkDone: the vfork child exec'd or exited; the parent runs on.
 	ReasonVForkDone
+	// ReasonSyscallEntry and ReasonSyscallReturn: a caught system call
+	// (Syscall) is entered or returns.
+	ReasonSyscallEntry
+	ReasonSyscallReturn
 	// ReasonExec: the process executed a new program (ExecPath); threads,
 	// breakpoints and registers of the old image are gone.
 	ReasonExec
@@ -130,6 +134,7 @@ type StopEvent struct {
 	WatchAddr uint64
 	Core      int // CPU the thread last ran on, -1 when unknown
 	ExecPath  string
+	Syscall   int
 	// Child is the new process of a fork or vfork event.
 	Child Process
 	// Expedited registers (frame pointer, stack pointer, PC) at the stop.
@@ -196,6 +201,11 @@ type (
 		TakeEvents() []StopEvent
 		// Stopped reports whether a thread is stopped.
 		Stopped(t ThreadID) bool
+	}
+	// SyscallCatcher stops threads at the system calls the client catches
+	// (QCatchSyscalls): all of them when nums is nil and on is true.
+	SyscallCatcher interface {
+		CatchSyscalls(on bool, nums []int)
 	}
 	// RangeStepper is implemented by processes that honour ActionRangeStep.
 	RangeStepper interface {

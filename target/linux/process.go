@@ -48,6 +48,8 @@ type thread struct {
 	stopAs        int
 	// reported: the client was told this thread stopped (non-stop).
 	reported bool
+	// syscall is the number of the call the thread last entered.
+	syscall int
 
 	debugRegs regs.DebugRegs // what this thread's DR0-3/DR7 hold
 
@@ -94,6 +96,10 @@ type Process struct {
 	released                bool // our claim on the tracer was given back
 
 	lastStop *target.StopEvent // the last stop reported by Resume
+
+	// syscall catching (QCatchSyscalls); a nil set means every call
+	catching bool
+	catchSet map[int]bool
 
 	// non-stop mode
 	nonStop     bool

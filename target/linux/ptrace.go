@@ -38,11 +38,36 @@ func setRegset(tid int, note int, buf []byte) error {
 }
 
 func resumeThread(tid int, step bool, sig int) error {
+	return resumeThreadHow(tid, step, false, sig)
+}
+
+// resumeThreadHow resumes with a step, to the next syscall stop (syscall
+// catching), or plainly.
+func resumeThreadHow(tid int, step, syscalls bool, sig int) error {
 	req := unix.PTRACE_CONT
-	if step {
+	switch {
+	case step:
 		req = unix.PTRACE_SINGLESTEP
+	case syscalls:
+		req = unix.PTRACE_SYSCALL
 	}
 	return ptrace(req, tid, 0, uintptr(sig))
+}
+
+// syscallStop says whether a syscall stop is an entry and which call it is
+// (PTRACE_GET_SYSCALL_INFO: op 1 entry, 2 exit; nr follows at offset 24).
+func syscallStop(tid int) (entry bool, nr int, ok bool) {
+	var info [88]byte
+	if err := ptrace(unix.PTRACE_GET_SYSCALL_INFO, tid, uintptr(len(info)), uintptr(unsafe.Pointer(&info[0]))); err != nil {
+		return false, 0, false
+	}
+	switch info[0] {
+	case 1:
+		return true, int(le64(info[24:])), true
+	case 2:
+		return false, -1, true
+	}
+	return false, 0, false
 }
 
 func detachThread(tid int, sig int) error {

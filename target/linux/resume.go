@@ -111,7 +111,7 @@ func (p *Process) run(t *thread, sig int) error {
 	t.passSig = 0
 	t.invalidate()
 	t.reported = false
-	if err := resumeThread(t.tid, t.step, sig); err != nil {
+	if err := resumeThreadHow(t.tid, t.step, p.catching, sig); err != nil {
 		return fmt.Errorf("resume thread %d: %w", t.tid, err)
 	}
 	t.stopped = false
@@ -209,9 +209,7 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	case sig == unix.SIGTRAP && ws.TrapCause() != 0:
 		return p.handleExtended(t, ws.TrapCause())
 	case sig == unix.SIGTRAP|0x80:
-		// A syscall stop nobody asked for.
-		p.rerun(t, 0)
-		return target.StopEvent{}, false
+		return p.handleSyscallStop(t)
 	case t.newborn && sig == unix.SIGSTOP:
 		t.newborn = false
 		p.rerun(t, 0)
@@ -552,4 +550,38 @@ func (p *Process) finishExit(ev target.StopEvent) target.StopEvent {
 	// We run on the tracer thread: stopping it takes effect after this call.
 	p.release()
 	return ev
+}
+
+// CatchSyscalls sets which system calls stop the program (QCatchSyscalls).
+func (p *Process) CatchSyscalls(on bool, nums []int) {
+	p.tr.do(func() {
+		p.catching = on
+		p.catchSet = nil
+		if on && nums != nil {
+			p.catchSet = map[int]bool{}
+			for _, n := range nums {
+				p.catchSet[n] = true
+			}
+		}
+	})
+}
+
+// handleSyscallStop reports a caught system call's entry or return.
+func (p *Process) handleSyscallStop(t *thread) (target.StopEvent, bool) {
+	entry, nr, ok := syscallStop(t.tid)
+	if ok && entry {
+		t.syscall = nr
+	} else if ok {
+		nr = t.syscall
+	}
+	if !ok || !p.catching || (p.catchSet != nil && !p.catchSet[nr]) {
+		p.rerun(t, 0)
+		return target.StopEvent{}, false
+	}
+	ev := signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.SIGTRAP)
+	ev.Reason, ev.Syscall = target.ReasonSyscallReturn, nr
+	if entry {
+		ev.Reason = target.ReasonSyscallEntry
+	}
+	return ev, true
 }
