@@ -53,6 +53,9 @@ func (s *Session) features(offered map[string]bool) []string {
 	if _, ok := caps.(target.ExecFiler); ok {
 		f = append(f, "qXfer:exec-file:read+")
 	}
+	if _, ok := caps.(target.LibraryLister); ok {
+		f = append(f, "qXfer:libraries-svr4:read+", "augmented-libraries-svr4-read+")
+	}
 	if _, ok := caps.(target.SiginfoAccessor); ok {
 		f = append(f, "qXfer:siginfo:read+", "qXfer:siginfo:write+")
 	}
@@ -168,6 +171,15 @@ func (s *Session) qXfer(pkt []byte) {
 			return
 		}
 		data = []byte(path)
+	case "libraries-svr4":
+		if _, ok := s.caps().(target.LibraryLister); !ok {
+			s.reply(nil)
+			return
+		}
+		if data, err = s.librariesSVR4(annex); err != nil {
+			s.replyErr(err)
+			return
+		}
 	case "siginfo":
 		if data, err = s.siginfo(); err != nil {
 			s.replyErr(err)
@@ -259,4 +271,39 @@ func (s *Session) writeSiginfo(arg []byte) {
 		return
 	}
 	s.reply(strconv.AppendInt(nil, int64(n), 16))
+}
+
+// librariesSVR4 builds the library list; the annex may ask to start at a
+// link_map entry (start=ADDR;prev=ADDR, gdb's incremental update).
+func (s *Session) librariesSVR4(annex string) ([]byte, error) {
+	ll, ok := s.proc.(target.LibraryLister)
+	if !ok {
+		return nil, target.ErrNoProcess
+	}
+	var start uint64
+	for _, kv := range strings.Split(annex, ";") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == "start" {
+			n, err := strconv.ParseUint(strings.TrimPrefix(v, "0x"), 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("bad annex %q", annex)
+			}
+			start = n
+		}
+	}
+	libs, mainLM, err := ll.Libraries(start)
+	if err != nil && len(libs) == 0 && mainLM == 0 {
+		return nil, err
+	}
+	var b strings.Builder
+	b.WriteString(`<library-list-svr4 version="1.0"`)
+	if mainLM != 0 {
+		fmt.Fprintf(&b, ` main-lm="0x%x"`, mainLM)
+	}
+	b.WriteString(">")
+	for _, l := range libs {
+		fmt.Fprintf(&b, `<library name="%s" lm="0x%x" l_addr="0x%x" l_ld="0x%x" lmid="0x%x"/>`,
+			html.EscapeString(l.Name), l.LM, l.Addr, l.LD, l.Lmid)
+	}
+	b.WriteString("</library-list-svr4>")
+	return []byte(b.String()), nil
 }

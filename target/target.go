@@ -158,6 +158,11 @@ type (
 	ConditionalBreakpointer interface {
 		InsertBreakpointWith(kind BreakpointKind, addr uint64, size int, extras []byte) error
 	}
+	// LibraryLister walks the dynamic linker's list of loaded objects
+	// (qXfer:libraries-svr4:read); start 0 means from the beginning.
+	LibraryLister interface {
+		Libraries(start uint64) (libs []Library, mainLM uint64, err error)
+	}
 	// AuxvReader serves qXfer:auxv:read.
 	AuxvReader interface {
 		Auxv() ([]byte, error)
@@ -268,3 +273,10 @@ const (
 	OpenTrunc  = 0x400
 	OpenExcl   = 0x800
 )
+
+// Library is one entry of the dynamic linker's link_map list.
+type Library struct {
+	Name         string
+	LM, Addr, LD uint64 // the link_map entry, load bias, dynamic section
+	Lmid         uint64 // the namespace: the address of its r_debug
+}
