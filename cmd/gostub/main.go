@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,6 +196,13 @@ func run(args []string) int {
 		return 1
 	}
 	setupLogging(cfg)
+	if path := os.Getenv("GOSTUB_CPUPROFILE"); path != "" {
+		// For performance work: a CPU profile of the whole run.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	// Keep Ctrl-C typed at gostub's terminal from killing the server; the
 	// inferior, in the same process group, still gets it.
 	signal.Notify(make(chan os.Signal, 1), os.Interrupt)

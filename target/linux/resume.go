@@ -292,6 +292,10 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 			return ev, true
 		}
 	}
+	if !t.step {
+		gprFlags := le64(t.gpr[18*8:])
+		log.WithFields(log.Fields{"tid": t.tid, "code": si.Code, "pc": fmt.Sprintf("%#x", pc), "flags": fmt.Sprintf("%#x", gprFlags), "inserted": p.bps.Inserted(pc - 1)}).Debug("SIGTRAP that is neither a breakpoint nor a step")
+	}
 	if t.step && t.rangeEnd > t.rangeStart && pc >= t.rangeStart && pc < t.rangeEnd && !p.bps.Inserted(pc) {
 		p.rerun(t, 0)
 		return target.StopEvent{}, false
