@@ -183,58 +183,39 @@ func (s *Session) legacyResume(pkt []byte) {
 	s.resume(actions)
 }
 
-// resume runs the process until it stops, answering an interrupt from the
-// client meanwhile, and replies with the stop.
+// resume runs the process until it stops and replies with the stop. It
+// runs on the session goroutine (the tracer thread, for a direct tracer);
+// meanwhile the reader goroutine turns the client's Ctrl-C (or its
+// disappearance) into an Interrupt.
 func (s *Session) resume(actions []target.Action) {
 	if len(actions) == 0 {
 		s.replyString("E01")
 		return
 	}
-	type result struct {
-		ev  target.StopEvent
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		ev, err := s.proc.Resume(actions)
-		done <- result{ev, err}
-	}()
-	var backlog []Packet
-	for {
+	proc := s.proc
+	s.running.Store(&proc)
+	// A Ctrl-C the reader passed on just before we got here is for this run.
+	for drained := false; !drained; {
 		select {
-		case r := <-done:
-			if r.err != nil {
-				log.WithError(r.err).Warn("resume")
-				s.replyString("E01")
-			} else {
-				s.reportStop(r.ev)
-			}
-			for _, p := range backlog {
-				s.handle(p)
-			}
-			return
 		case r := <-s.in:
-			switch {
-			case r.err != nil:
-				// The client is gone while the program runs: stop it, so
-				// the server can apply its disconnect rule to a stopped process.
-				log.Info("client connection closed while the program runs; stopping it")
-				s.proc.Interrupt()
-				if r := <-done; r.err == nil {
-					s.noteStop(r.ev)
-				}
-				s.finish(EndDisconnected)
-				return
-			case r.pkt.Interrupt:
-				s.proc.Interrupt()
-			case bytes.Equal(r.pkt.Data, []byte("vCtrlC")):
-				s.proc.Interrupt()
-				s.replyString("OK")
-			default:
-				backlog = append(backlog, r.pkt)
+			if r.err != nil || r.pkt.Interrupt {
+				proc.Interrupt()
 			}
+			if !r.pkt.Interrupt {
+				s.stash = append(s.stash, r)
+			}
+		default:
+			drained = true
 		}
 	}
+	ev, err := proc.Resume(actions)
+	s.running.Store(nil)
+	if err != nil {
+		log.WithError(err).Warn("resume")
+		s.replyString("E01")
+		return
+	}
+	s.reportStop(ev)
 }
 
 func (s *Session) reportStop(ev target.StopEvent) {

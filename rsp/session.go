@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	log "github.com/sirupsen/logrus"
@@ -90,9 +91,12 @@ type Session struct {
 	hasLast bool
 
 	in    chan readResult
+	stash []readResult // read while a resume started; handled before s.in
 	quit  chan struct{}
-	end   End
-	ended bool
+	// running is the process a resume runs, for the reader goroutine.
+	running atomic.Pointer[target.Process]
+	end     End
+	ended   bool
 }
 
 // clientFeatures is what the client told us in qSupported and later packets.
@@ -214,6 +218,11 @@ func (s *Session) Serve() End {
 	go s.readLoop()
 	for !s.ended {
 		var r readResult
+		if len(s.stash) > 0 {
+			r, s.stash = s.stash[0], s.stash[1:]
+			s.dispatch(r)
+			continue
+		}
 		select {
 		case r = <-s.in:
 		case <-s.eventsReady():
@@ -228,14 +237,7 @@ func (s *Session) Serve() End {
 				continue
 			}
 		}
-		if r.err != nil {
-			if !errors.Is(r.err, io.EOF) {
-				log.WithError(r.err).Debug("connection read")
-			}
-			s.stopRunning()
-			return EndDisconnected
-		}
-		s.handle(r.pkt)
+		s.dispatch(r)
 		if s.pendingEvents {
 			s.pendingEvents = false
 			s.collectEvents()
@@ -244,9 +246,38 @@ func (s *Session) Serve() End {
 	return s.end
 }
 
+// dispatch handles one read result; the client's disconnect ends the session.
+func (s *Session) dispatch(r readResult) {
+	if r.err != nil {
+		if !errors.Is(r.err, io.EOF) {
+			log.WithError(r.err).Debug("connection read")
+		}
+		s.stopRunning()
+		s.finish(EndDisconnected)
+		return
+	}
+	s.handle(r.pkt)
+}
+
 func (s *Session) readLoop() {
 	for {
 		pkt, err := s.conn.ReadPacket()
+		if p := s.running.Load(); p != nil {
+			// The program runs: Ctrl-C (or a vanished client) stops it
+			// here, without waiting for the session goroutine.
+			switch {
+			case err != nil:
+				log.Info("client connection closed while the program runs; stopping it")
+				(*p).Interrupt()
+			case pkt.Interrupt:
+				(*p).Interrupt()
+				continue
+			case string(pkt.Data) == "vCtrlC":
+				(*p).Interrupt()
+				s.replyString("OK")
+				continue
+			}
+		}
 		select {
 		case s.in <- readResult{pkt, err}:
 		case <-s.quit:

@@ -917,7 +917,7 @@ func (r *recordingFS) OpenFile(fsPID int, path string, flags int, mode uint32) (
 
 func TestUnknownPackets(t *testing.T) {
 	d := newDirect(newFakeProc(), Options{})
-	for _, pkt := range []string{"", "qFooBar", "qCRC:1000,4", "qTStatus", "vCont",
+	for _, pkt := range []string{"", "qFooBar", "qTStatus", "vCont",
 		"vContX", "QThreadEvents:1", "qSupportedX", "A", "b", "B",
 		"bc", "i", "t", "qXfer", "vMustReplyEmpty", "qOffsets", "qL1200000000000000000", "qGetTLSAddr:1,2,3",
 		"qThreadExtraInfo,1", "\x00", "\xff"} {

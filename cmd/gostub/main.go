@@ -196,6 +196,9 @@ func run(args []string) int {
 		return 1
 	}
 	setupLogging(cfg)
+	// This goroutine serves every session and is the tracer of every
+	// process: ptrace work is a plain call, never a hop to another thread.
+	linux.RunOnCallingThread()
 	if path := os.Getenv("GOSTUB_CPUPROFILE"); path != "" {
 		// For performance work: a CPU profile of the whole run.
 		if f, err := os.Create(path); err == nil {

@@ -21,6 +21,11 @@ func (p *Process) SetNonStop(on bool) error {
 			p.tr.onChild = p.pollNonStop
 			if p.eventsReady == nil {
 				p.eventsReady = make(chan struct{}, 1)
+				if p.tr.direct {
+					// No tracer loop to watch SIGCHLD: wake the session,
+					// which reaps on the tracer thread in TakeEvents.
+					go p.forwardSIGCHLD()
+				}
 			}
 		} else {
 			p.tr.onChild = nil
@@ -105,6 +110,9 @@ func (p *Process) EventsReady() <-chan struct{} { return p.eventsReady }
 // TakeEvents hands over the queued events. It needs no tracer hop, so the
 // exit event is collected even after the tracer thread has ended.
 func (p *Process) TakeEvents() []target.StopEvent {
+	if p.tr.direct && p.nonStop {
+		p.tr.do(p.pollNonStop)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	evs := p.events
@@ -153,5 +161,20 @@ func (p *Process) queueEvent(ev target.StopEvent) {
 	select {
 	case p.eventsReady <- struct{}{}:
 	default:
+	}
+}
+
+// forwardSIGCHLD turns SIGCHLD into an EventsReady wake-up (direct mode).
+func (p *Process) forwardSIGCHLD() {
+	for {
+		select {
+		case <-p.tr.sigchld:
+			select {
+			case p.eventsReady <- struct{}{}:
+			default:
+			}
+		case <-p.tr.quit:
+			return
+		}
 	}
 }

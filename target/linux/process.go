@@ -73,6 +73,9 @@ type Process struct {
 	running  bool
 	intrTID  int  // the running thread an interrupt's SIGSTOP goes to
 	intrSent bool // that SIGSTOP was sent and not yet seen
+	// intrEarly: an interrupt arrived before the resume it was meant for
+	// started running threads.
+	intrEarly bool
 
 	stopping    bool              // inside stopAll: absorbed events leave threads stopped
 	pendingExit *target.StopEvent // the process ended while we stopped it

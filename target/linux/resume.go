@@ -79,12 +79,19 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 
 	p.mu.Lock()
 	p.running, p.intrTID, p.intrSent = true, intrTID, false
+	if p.intrEarly {
+		// An interrupt came just before the threads ran: deliver it now.
+		p.intrEarly = false
+		if unix.Tgkill(p.pid, intrTID, unix.SIGSTOP) == nil {
+			p.intrSent = true
+		}
+	}
 	p.mu.Unlock()
 
 	ev, err := p.waitLoop()
 
 	p.mu.Lock()
-	p.running = false
+	p.running, p.intrEarly = false, false
 	if p.intrSent {
 		// Our SIGSTOP is still on its way: swallow it when it comes.
 		if t := p.threads[p.intrTID]; t != nil {
@@ -130,13 +137,20 @@ func (p *Process) rerun(t *thread, sig int) {
 	}
 }
 
-// Interrupt stops a running Resume; the stop is reported as SIGINT. The
+// Interrupt stops a running Resume (or the one about to start); the stop
+// is reported as SIGINT. The
 // SIGSTOP goes to one running thread (the leader when it runs), so no
 // thread the client left stopped is disturbed.
 func (p *Process) Interrupt() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.running || p.intrSent {
+	if !p.running {
+		// The client's Ctrl-C can reach us while a resume is still on its
+		// way to the threads: keep it for that resume.
+		p.intrEarly = true
+		return
+	}
+	if p.intrSent {
 		return
 	}
 	if err := unix.Tgkill(p.pid, p.intrTID, unix.SIGSTOP); err != nil {
