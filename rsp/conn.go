@@ -2,6 +2,7 @@ package rsp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -29,8 +30,9 @@ type Packet struct {
 // retransmission, run-length encoding of replies, the out-of-band interrupt.
 // One goroutine reads; any goroutine may write.
 type Conn struct {
-	r *bufio.Reader
-	w io.Writer
+	r       *bufio.Reader
+	w       io.Writer
+	watcher InputWatcher // nil: read through a goroutine
 
 	wmu  sync.Mutex
 	last []byte // last frame written, resent on '-'
@@ -43,7 +45,24 @@ type Conn struct {
 
 // NewConn frames packets over rw.
 func NewConn(r io.Reader, w io.Writer) *Conn {
-	return &Conn{r: bufio.NewReaderSize(r, 2*MaxPacket), w: w}
+	c := &Conn{r: bufio.NewReaderSize(r, 2*MaxPacket), w: w}
+	c.watcher, _ = r.(InputWatcher)
+	return c
+}
+
+// InputWatcher is a link that can report the client's Ctrl-C (or its
+// going away) while the session thread waits for the program, so the
+// session reads the link itself instead of through a reader goroutine.
+type InputWatcher interface {
+	// Watch calls interrupt when the client sends 0x03 or disconnects,
+	// until stop is called. Bytes that arrive meanwhile stay readable.
+	Watch(interrupt func()) (stop func())
+}
+
+// bufferedInterrupt reports a 0x03 among the bytes read but not consumed.
+func (c *Conn) bufferedInterrupt() bool {
+	b, _ := c.r.Peek(c.r.Buffered())
+	return bytes.IndexByte(b, 0x03) >= 0
 }
 
 // SetNoAck stops acknowledgements in both directions (QStartNoAckMode).

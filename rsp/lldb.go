@@ -79,8 +79,10 @@ func init() {
 		// One-letter route: "_M" + a hex size starting with a-f would not
 		// match a named route (see lookup).
 		{"_", (*Session).lldbAllocate},
-		// LLDB's flavour of the target description; gdb's otherwise.
+		// LLDB's flavour of the target description and of the library
+		// list; gdb's otherwise.
 		{"qXfer:features:read:", (*Session).lldbFeatures},
+		{"qXfer:libraries-svr4:read:", (*Session).lldbLibraries},
 	}...)
 	// qRegisterInfo<hex n>: lookup refuses a named route followed by a
 	// letter, so the numbers starting with a-f get routes of their own.
@@ -1083,4 +1085,33 @@ func (s *Session) lldbFeatures(pkt []byte) {
 		return
 	}
 	s.reply(xferChunk(lldbTargetXML(infos), off, n))
+}
+
+// mainLMAttr is gdbserver's main-lm attribute of library-list-svr4.
+var mainLMAttr = regexp.MustCompile(` main-lm="[^"]*"`)
+
+// lldbLibraries serves the library list without main-lm to LLDB, as
+// lldb-server does: LLDB 16 takes main-lm for the address of a pointer to
+// r_debug (it is the main program's link_map), reads the ELF header as
+// r_debug and never learns of the libraries (trace-lldb-gdbserver-attach-hw:
+// the breakpoint it then plants at 0x1003e0003 is ELF header bytes).
+func (s *Session) lldbLibraries(pkt []byte) {
+	_, ok := s.caps().(target.LibraryLister)
+	rest := pkt[len("qXfer:libraries-svr4:read:"):]
+	i := bytes.LastIndexByte(rest, ':')
+	if !s.lldb.dialect || !ok || s.proc == nil || i < 0 {
+		s.qXfer(pkt)
+		return
+	}
+	off, n, err := parseAddrLen(rest[i+1:])
+	if err != nil {
+		s.qXfer(pkt)
+		return
+	}
+	data, err := s.librariesSVR4(string(rest[:i]))
+	if err != nil {
+		s.lldbError(1, err)
+		return
+	}
+	s.reply(xferChunk(mainLMAttr.ReplaceAll(data, nil), off, n))
 }

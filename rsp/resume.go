@@ -193,6 +193,18 @@ func (s *Session) resume(actions []target.Action) {
 		return
 	}
 	proc := s.proc
+	if w := s.conn.watcher; w != nil && !s.ns.on {
+		// Read on this thread: a Ctrl-C may already wait in the buffer,
+		// and the link watches for the next one while the program runs.
+		if s.conn.bufferedInterrupt() {
+			proc.Interrupt()
+		}
+		stop := w.Watch(proc.Interrupt)
+		ev, err := proc.Resume(actions)
+		stop()
+		s.finishResume(ev, err)
+		return
+	}
 	s.running.Store(&proc)
 	// A Ctrl-C the reader passed on just before we got here is for this run.
 	for drained := false; !drained; {
@@ -210,6 +222,10 @@ func (s *Session) resume(actions []target.Action) {
 	}
 	ev, err := proc.Resume(actions)
 	s.running.Store(nil)
+	s.finishResume(ev, err)
+}
+
+func (s *Session) finishResume(ev target.StopEvent, err error) {
 	if err != nil {
 		log.WithError(err).Warn("resume")
 		s.replyString("E01")

@@ -215,7 +215,17 @@ func (s *Session) Serve() End {
 	s.quit = make(chan struct{})
 	defer close(s.quit)
 	defer s.closeFiles()
-	go s.readLoop()
+	// A link that can watch for the client's input while the program runs
+	// is read right here, on the session thread: no goroutine hands each
+	// packet over. Non-stop mode, which waits for packets and stop events
+	// at once, switches to a reader goroutine for good.
+	for !s.ended && s.conn.watcher != nil && !s.ns.on {
+		pkt, err := s.conn.ReadPacket()
+		s.dispatch(readResult{pkt, err})
+	}
+	if !s.ended {
+		go s.readLoop()
+	}
 	for !s.ended {
 		var r readResult
 		if len(s.stash) > 0 {

@@ -278,6 +278,10 @@ func run(args []string) int {
 	if stdio {
 		fmt.Fprintf(os.Stderr, "Remote debugging using stdio\n")
 		conn := rsp.NewConn(os.Stdin, os.Stdout)
+		if l, err := newFDLink(nil, 0, 1); err == nil {
+			conn = rsp.NewConn(l, l)
+			defer l.close()
+		}
 		conn.RemoteDebug.Store(cfg.remoteDebug)
 		end, pid, procs := serveOne(conn, procs, opts)
 		return finish(procs, end, pid)
@@ -298,11 +302,20 @@ func run(args []string) int {
 			tc.SetNoDelay(true)
 		}
 		conn := rsp.NewConn(c, c)
+		link, err := newFDLink(c, -1, -1)
+		if err == nil {
+			conn = rsp.NewConn(link, link)
+		} else {
+			log.WithError(err).Debug("serving through the net package")
+		}
 		conn.RemoteDebug.Store(cfg.remoteDebug)
 		var end rsp.End
 		var pid int
 		end, pid, procs = serveOne(conn, procs, opts)
 		c.Close()
+		if link != nil {
+			link.close()
+		}
 		if end == rsp.EndDisconnected && !cfg.once && (len(procs) > 0 || cfg.multi) {
 			fmt.Fprintf(os.Stderr, "Remote side has terminated connection.  GDBserver will reopen the connection.\n")
 			continue

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// fdLink is the byte stream to the client, used with blocking system calls
+// on the serving thread, as gdbserver does: a packet wakes that thread
+// directly, with no goroutine to schedule in between. While the program
+// runs, Watch polls the link from another goroutine for Ctrl-C.
+type fdLink struct {
+	rfd, wfd int
+
+	mu      sync.Mutex
+	pending []byte // read by the watcher, not yet by the session
+	eof     bool
+
+	cancelR, cancelW int // wakes the watcher when the program stops
+}
+
+// newFDLink takes over the descriptors of conn (or stdin/stdout) in
+// blocking mode. The caller still closes conn.
+func newFDLink(conn net.Conn, rfd, wfd int) (*fdLink, error) {
+	if conn != nil {
+		tc, ok := conn.(*net.TCPConn)
+		if !ok {
+			return nil, errors.New("not a TCP connection")
+		}
+		raw, err := tc.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		if err := raw.Control(func(fd uintptr) { rfd, wfd = int(fd), int(fd) }); err != nil {
+			return nil, err
+		}
+	}
+	for _, fd := range []int{rfd, wfd} {
+		if err := unix.SetNonblock(fd, false); err != nil {
+			return nil, fmt.Errorf("link: %w", err)
+		}
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("link: %w", err)
+	}
+	return &fdLink{rfd: rfd, wfd: wfd, cancelR: p[0], cancelW: p[1]}, nil
+}
+
+func (l *fdLink) Read(b []byte) (int, error) {
+	l.mu.Lock()
+	if len(l.pending) > 0 {
+		n := copy(b, l.pending)
+		l.pending = l.pending[n:]
+		l.mu.Unlock()
+		return n, nil
+	}
+	eof := l.eof
+	l.mu.Unlock()
+	if eof {
+		return 0, io.EOF
+	}
+	for {
+		n, err := unix.Read(l.rfd, b)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (l *fdLink) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		n, err := unix.Write(l.wfd, b[done:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Watch polls the link while the program runs; Ctrl-C or the client's
+// going away calls interrupt. What it reads stays for the session.
+func (l *fdLink) Watch(interrupt func()) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			fds := []unix.PollFd{{Fd: int32(l.rfd), Events: unix.POLLIN}, {Fd: int32(l.cancelR), Events: unix.POLLIN}}
+			if _, err := unix.Poll(fds, -1); err != nil {
+				if errors.Is(err, unix.EINTR) {
+					continue
+				}
+				return
+			}
+			if fds[1].Revents != 0 {
+				var drain [16]byte
+				unix.Read(l.cancelR, drain[:])
+				return
+			}
+			n, err := unix.Read(l.rfd, buf)
+			if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+				continue
+			}
+			l.mu.Lock()
+			if n <= 0 {
+				l.eof = true
+			} else {
+				l.pending = append(l.pending, buf[:n]...)
+			}
+			l.mu.Unlock()
+			if n <= 0 {
+				interrupt()
+				return
+			}
+			for _, c := range buf[:n] {
+				if c == 0x03 {
+					interrupt()
+					break
+				}
+			}
+		}
+	}()
+	return func() {
+		unix.Write(l.cancelW, []byte{0})
+		<-done
+	}
+}
+
+func (l *fdLink) close() {
+	unix.Close(l.cancelR)
+	unix.Close(l.cancelW)
+}
