@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -97,8 +98,40 @@ func (l *fdLink) Write(b []byte) (int, error) {
 // Watch polls the link while the program runs; Ctrl-C or the client's
 // going away calls interrupt. What it reads stays for the session.
 func (l *fdLink) Watch(interrupt func()) (stop func()) {
-	done := make(chan struct{})
-	go func() {
+	// Most resumes (a step, a breakpoint in a loop) end within a
+	// millisecond: the watcher starts only after that, so they pay for a
+	// timer and not for a goroutine, a poll and a hand-back.
+	var mu sync.Mutex
+	var done chan struct{}
+	stopped := false
+	timer := time.AfterFunc(watchDelay, func() {
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
+			return
+		}
+		done = make(chan struct{})
+		mu.Unlock()
+		l.watch(interrupt, done)
+	})
+	return func() {
+		timer.Stop()
+		mu.Lock()
+		stopped = true
+		d := done
+		mu.Unlock()
+		if d != nil {
+			unix.Write(l.cancelW, []byte{0})
+			<-d
+		}
+	}
+}
+
+// watchDelay is how long a resume runs before its Ctrl-C watcher starts.
+const watchDelay = time.Millisecond
+
+func (l *fdLink) watch(interrupt func(), done chan struct{}) {
+	{
 		defer close(done)
 		buf := make([]byte, 4096)
 		for {
@@ -136,10 +169,6 @@ func (l *fdLink) Watch(interrupt func()) (stop func()) {
 				}
 			}
 		}
-	}()
-	return func() {
-		unix.Write(l.cancelW, []byte{0})
-		<-done
 	}
 }
 

@@ -396,13 +396,16 @@ func (p *Process) inferiorSyscall(nr uint64, args ...uint64) (ret uint64, err er
 	putLE64(work[regs.UserOrigRAX:], ^uint64(0))
 	// RF: an instruction breakpoint (debug register) at pc must not fire.
 	putLE64(work[regs.UserEFLAGS:], le64(work[regs.UserEFLAGS:])|1<<16)
-	if err := setRegset(t.tid, unix.NT_PRSTATUS, work); err != nil {
-		return 0, fmt.Errorf("set registers of %d: %w", t.tid, err)
-	}
-
+	got := make([]byte, regs.GPRSize)
 	for tries := 0; ; tries++ {
 		if tries == 8 {
 			return 0, errors.New("the thread did not step over the system call")
+		}
+		// (Again) each round: a thread stopped at an exec event first
+		// finishes execve, which stores its result in rax and reports the
+		// step at the system call's exit without running our instruction.
+		if err := setRegset(t.tid, unix.NT_PRSTATUS, work); err != nil {
+			return 0, fmt.Errorf("set registers of %d: %w", t.tid, err)
 		}
 		if err := resumeThread(t.tid, true, 0); err != nil {
 			return 0, fmt.Errorf("step thread %d: %w", t.tid, err)
@@ -429,10 +432,23 @@ func (p *Process) inferiorSyscall(nr uint64, args ...uint64) (ret uint64, err er
 			continue
 		}
 		sig := ws.StopSignal()
-		if sig == unix.SIGTRAP && ws.TrapCause() == 0 {
-			break
-		}
 		switch {
+		case sig == unix.SIGTRAP && ws.TrapCause() == 0:
+			if _, err := getRegset(t.tid, unix.NT_PRSTATUS, got); err != nil {
+				return 0, fmt.Errorf("read result of %d: %w", t.tid, err)
+			}
+			switch after := le64(got[gprRIP:]); after {
+			case pc + 2:
+				ret = le64(got[regs.UserRAX:])
+				if int64(ret) < 0 && int64(ret) >= -4095 {
+					return 0, unix.Errno(-int64(ret))
+				}
+				return ret, nil
+			case pc:
+				// Trapped before our instruction ran: step again.
+			default:
+				return 0, fmt.Errorf("system call not executed (pc %#x, want %#x)", after, pc+2)
+			}
 		case sig == unix.SIGSTOP && t.expectStop:
 			// Our own SIGSTOP from an earlier stop: it is now consumed.
 			t.expectStop = false
@@ -447,19 +463,6 @@ func (p *Process) inferiorSyscall(nr uint64, args ...uint64) (ret uint64, err er
 			}
 		}
 	}
-
-	got := make([]byte, regs.GPRSize)
-	if _, err := getRegset(t.tid, unix.NT_PRSTATUS, got); err != nil {
-		return 0, fmt.Errorf("read result of %d: %w", t.tid, err)
-	}
-	if after := le64(got[gprRIP:]); after != pc+2 {
-		return 0, fmt.Errorf("system call not executed (pc %#x, want %#x)", after, pc+2)
-	}
-	ret = le64(got[regs.UserRAX:])
-	if int64(ret) < 0 && int64(ret) >= -4095 {
-		return 0, unix.Errno(-int64(ret))
-	}
-	return ret, nil
 }
 
 // matchesName tells whether a process runs the program name.

@@ -52,6 +52,7 @@ type thread struct {
 	syscall int
 
 	debugRegs regs.DebugRegs // what this thread's DR0-3/DR7 hold
+	statFile  *os.File       // /proc/PID/task/TID/stat, for the core in stop replies
 
 	gpr      []byte
 	gprValid bool
@@ -512,6 +513,7 @@ func (p *Process) detachAll() error {
 			first = fmt.Errorf("detach thread %d: %w", tid, err)
 		}
 	}
+	p.closeThreads()
 	p.threads = map[int]*thread{}
 	p.exited = true
 	p.mem.close()
@@ -535,6 +537,7 @@ func (p *Process) kill() error {
 		return fmt.Errorf("kill %d: %w", p.pid, err)
 	}
 	p.reapAll()
+	p.closeThreads()
 	p.exited = true
 	p.mem.close()
 	return nil
@@ -606,4 +609,18 @@ func (p *Process) release() {
 // SetForkEvents makes fork and vfork children reportable (held stopped).
 func (p *Process) SetForkEvents(fork, vfork bool) {
 	p.tr.do(func() { p.reportFork, p.reportVFork = fork, vfork })
+}
+
+// closeThreads releases what the thread table holds open.
+func (p *Process) closeThreads() {
+	for _, t := range p.threads {
+		t.close()
+	}
+}
+
+func (t *thread) close() {
+	if t.statFile != nil {
+		t.statFile.Close()
+		t.statFile = nil
+	}
 }

@@ -1,6 +1,7 @@
 package linux
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -103,22 +104,62 @@ func threadCore(pid, tid int) int {
 	if err != nil {
 		return -1
 	}
+	return coreFromStat(b)
+}
+
+// coreFromStat picks the processor field out of a stat line.
+func coreFromStat(b []byte) int {
 	// The command name may hold spaces; fields start after the last ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
+	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
 		return -1
 	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); processor is field 39.
-	if len(f) < 37 {
+	// After ") " comes field 3 (state); processor is field 39.
+	field := 3
+	n, in := 0, false
+	for _, c := range b[i+2:] {
+		if c == ' ' {
+			if in {
+				if field == 39 {
+					return n
+				}
+				field++
+				n, in = 0, false
+			}
+			continue
+		}
+		in = true
+		if field == 39 {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+	}
+	if field == 39 && in {
+		return n
+	}
+	return -1
+}
+
+// core reads a thread's CPU through a stat file kept open: one pread per
+// stop instead of open, read and close.
+func (t *thread) core(pid int) int {
+	if t.statFile == nil {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/stat", pid, t.tid))
+		if err != nil {
+			return -1
+		}
+		t.statFile = f
+	}
+	var buf [512]byte
+	n, err := t.statFile.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
+		t.statFile.Close()
+		t.statFile = nil
 		return -1
 	}
-	n, err := strconv.Atoi(f[36])
-	if err != nil {
-		return -1
-	}
-	return n
+	return coreFromStat(buf[:n])
 }
 
 // threadState is the one-letter state of /proc/PID/task/TID/stat, or 0.

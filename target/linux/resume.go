@@ -199,6 +199,7 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	id := target.ThreadID{PID: p.pid, TID: wpid}
 	if ws.Exited() || ws.Signaled() {
 		if wpid != p.pid {
+			t.close()
 			delete(p.threads, wpid)
 			return target.StopEvent{}, false
 		}
@@ -455,6 +456,12 @@ func (p *Process) handleExec(t *thread) target.StopEvent {
 	leader.tid, leader.stopped, leader.expectStop, leader.newborn = p.pid, true, false, false
 	leader.pending, leader.step = nil, false
 	leader.invalidate()
+	for _, th := range p.threads {
+		if th != leader {
+			th.close()
+		}
+	}
+	leader.close() // its tid may have changed
 	p.threads = map[int]*thread{p.pid: leader}
 	p.mu.Unlock()
 	p.bps.Forget()
@@ -542,7 +549,7 @@ func (p *Process) complete(ev target.StopEvent) target.StopEvent {
 	if t == nil {
 		return ev
 	}
-	ev.Core = threadCore(p.pid, t.tid)
+	ev.Core = t.core(p.pid)
 	if p.loadGPR(t) == nil {
 		ev.Expedited = ev.Expedited[:0]
 		for _, name := range []string{"rbp", "rsp", "rip"} {
@@ -560,6 +567,7 @@ func (p *Process) complete(ev target.StopEvent) target.StopEvent {
 func (p *Process) finishExit(ev target.StopEvent) target.StopEvent {
 	p.exited = true
 	p.mu.Lock()
+	p.closeThreads()
 	p.threads = map[int]*thread{}
 	p.mu.Unlock()
 	p.bps.Forget()
