@@ -272,6 +272,17 @@ func (p *Process) launch(opts LaunchOptions) error {
 			}
 		}
 	}
+	if len(opts.Wrapper) > 0 || opts.Shell != "" {
+		// The exec event stops the program inside execve (rax -ENOSYS);
+		// finish the call so it stands at its first instruction with the
+		// registers a fresh program has, as after a direct start.
+		if err := unix.PtraceSyscall(p.pid, 0); err != nil {
+			return fmt.Errorf("start %s: %w", opts.Path, err)
+		}
+		if _, err := unix.Wait4(p.pid, &ws, unix.WALL, nil); err != nil {
+			return fmt.Errorf("start %s: %w", opts.Path, err)
+		}
+	}
 	p.threads[p.pid] = &thread{tid: p.pid, stopped: true}
 	p.execPath, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid))
 	return p.setupAddressSpace()

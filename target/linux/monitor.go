@@ -1,0 +1,890 @@
+package linux
+
+// The target side of the monitor commands that ask about code
+// (target.Symbolizer, target.MapsReader): symbols, lines and unwinding come
+// from the dwarf package, the objects loaded in the process from the auxv and
+// the dynamic linker's list (Libraries).
+//
+// Objects are indexed once and kept in a cache shared by all processes,
+// keyed by the identity of the file (device, inode, size, mtime): a fork
+// child, a second run of the same program or a re-exec of it reuses the
+// index, and an exec of another program (or a rebuilt one) indexes the new
+// file. Each query then assembles a dwarf.Space from cached objects, which
+// costs a few memory reads for the link map and a stat per object, so a
+// dlopen between two queries is seen without indexing anything again.
+// (dwarf.SpaceFromProcess would open and index every object on each call.)
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+
+	ddwarf "github.com/gostub/gostub/dwarf"
+	"github.com/gostub/gostub/target"
+)
+
+var (
+	_ target.Symbolizer = (*Process)(nil)
+	_ target.MapsReader = (*Process)(nil)
+)
+
+// Auxiliary vector entries used here (atPHDR is in libraries.go).
+const (
+	atBase        = 7
+	atEntry       = 9
+	atSysinfoEhdr = 33
+)
+
+// symObject is one indexed ELF file with what the dwarf package does not
+// tell: its sections, program headers and the names gdb displays for its
+// source files.
+type symObject struct {
+	obj      *ddwarf.Object
+	sections []symSection // allocated, non-empty, sorted by address
+	text     symSection   // .text (size 0 if none)
+	phdr     uint64       // PT_PHDR vaddr
+	hasPhdr  bool
+	first    uint64 // page of the first PT_LOAD
+	interp   string // PT_INTERP
+	lastUse  uint64 // generation of the last query that used it
+
+	dwOnce      sync.Once
+	dw          *dwarf.Data // a second reader of the DWARF, for what the index lacks
+	displayOnce sync.Once
+	display     map[string]string // full source path -> name as gdb shows it
+	stmt        map[uint64]bool   // is_stmt of line rows asked about, by file address
+	filesOnce   sync.Once
+	files       []string // source files of the line tables
+}
+
+type symSection struct {
+	name       string
+	addr, size uint64
+}
+
+// The object cache. mu is held for the whole of a query: queries are rare
+// and short, and objects are only closed (evicted) under it.
+var symCache = struct {
+	sync.Mutex
+	objs map[string]*symObject
+	gen  uint64
+}{objs: map[string]*symObject{}}
+
+// symCacheMax is the number of objects kept beyond those in use.
+const symCacheMax = 64
+
+func fileIdentity(path string) (string, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d:%d:%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec), nil
+}
+
+// cachedObject returns the indexed object of the file at path (opened
+// through open, which defaults to path).
+func cachedObject(path, open string) (*symObject, error) {
+	if open == "" {
+		open = path
+	}
+	key, err := fileIdentity(open)
+	if err != nil {
+		return nil, err
+	}
+	if so := symCache.objs[key]; so != nil {
+		so.lastUse = symCache.gen
+		return so, nil
+	}
+	o, err := ddwarf.Open(open)
+	if err != nil {
+		return nil, err
+	}
+	f, err := elf.Open(open)
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	defer f.Close()
+	so := newSymObject(o, f)
+	symCache.objs[key] = so
+	return so, nil
+}
+
+func newSymObject(o *ddwarf.Object, f *elf.File) *symObject {
+	so := &symObject{obj: o, lastUse: symCache.gen}
+	for _, s := range f.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 {
+			continue
+		}
+		sec := symSection{s.Name, s.Addr, s.Size}
+		so.sections = append(so.sections, sec)
+		if s.Name == ".text" {
+			so.text = sec
+		}
+	}
+	slices.SortFunc(so.sections, func(a, b symSection) int {
+		switch {
+		case a.addr < b.addr:
+			return -1
+		case a.addr > b.addr:
+			return 1
+		}
+		return 0
+	})
+	firstLoad := true
+	for _, p := range f.Progs {
+		switch p.Type {
+		case elf.PT_PHDR:
+			so.phdr, so.hasPhdr = p.Vaddr, true
+		case elf.PT_LOAD:
+			if firstLoad || p.Vaddr&^0xfff < so.first {
+				so.first = p.Vaddr &^ 0xfff
+			}
+			firstLoad = false
+		case elf.PT_INTERP:
+			b := make([]byte, min(p.Filesz, 4096))
+			if _, err := p.ReadAt(b, 0); err == nil {
+				so.interp = string(bytes.TrimRight(b, "\x00"))
+			}
+		}
+	}
+	return so
+}
+
+// evictObjects closes objects no query used lately, beyond symCacheMax.
+func evictObjects() {
+	if len(symCache.objs) <= symCacheMax {
+		return
+	}
+	for k, so := range symCache.objs {
+		if symCache.gen-so.lastUse > 16 {
+			so.obj.Close()
+			delete(symCache.objs, k)
+		}
+	}
+}
+
+// section returns the allocated section holding the file address addr.
+func (so *symObject) section(addr uint64) (symSection, bool) {
+	i, _ := slices.BinarySearchFunc(so.sections, addr, func(s symSection, a uint64) int {
+		if s.addr <= a {
+			return -1
+		}
+		return 1
+	})
+	// Sections do not overlap, but .tbss takes no room: look at a few.
+	for j := i - 1; j >= 0 && j >= i-4; j-- {
+		if s := so.sections[j]; addr-s.addr < s.size {
+			return s, true
+		}
+	}
+	return symSection{}, false
+}
+
+// displayName is the name gdb shows for a source file of this object: the
+// name the compiler was given (DW_AT_name, "loop.c") for the primary file
+// of a compilation unit, the full path for the others.
+func (so *symObject) displayName(full string) string {
+	so.displayOnce.Do(so.readDisplayNames)
+	if d, ok := so.display[filepath.Clean(full)]; ok {
+		return d
+	}
+	return full
+}
+
+// debugData opens the object's DWARF with debug/dwarf, once, for the
+// compilation unit names and the is_stmt flags the index does not keep.
+func (so *symObject) debugData() *dwarf.Data {
+	so.dwOnce.Do(func() {
+		if !so.obj.HasDebugInfo() {
+			return
+		}
+		path := so.obj.DebugPath()
+		if path == "" {
+			path = so.obj.Path()
+		}
+		f, err := elf.Open(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		if dw, err := f.DWARF(); err == nil {
+			so.dw = dw
+		}
+	})
+	return so.dw
+}
+
+func (so *symObject) readDisplayNames() {
+	so.display = map[string]string{}
+	dw := so.debugData()
+	if dw == nil {
+		return
+	}
+	r := dw.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return
+		}
+		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+			name, _ := e.Val(dwarf.AttrName).(string)
+			dir, _ := e.Val(dwarf.AttrCompDir).(string)
+			if name != "" {
+				full, show := name, name
+				if !filepath.IsAbs(name) && dir != "" {
+					full = filepath.Join(dir, name)
+					if !filepath.IsAbs(dir) {
+						// gdb keeps a relative directory as written
+						// ("./libio/ioputs.c").
+						show = dir + "/" + name
+					}
+				}
+				so.display[filepath.Clean(full)] = show
+			}
+		}
+		r.SkipChildren()
+	}
+}
+
+// isStmt reports whether the line table has a statement row for line at
+// the file address addr. gdb shows the address of a frame whose line row
+// is not a statement even when the pc is where the row starts.
+func (so *symObject) isStmt(addr uint64, line int) (stmt bool) {
+	if v, ok := so.stmt[addr]; ok {
+		return v
+	}
+	defer func() {
+		if recover() != nil {
+			stmt = true
+		}
+		if so.stmt == nil {
+			so.stmt = map[uint64]bool{}
+		}
+		so.stmt[addr] = stmt
+	}()
+	dw := so.debugData()
+	if dw == nil {
+		return true
+	}
+	cu, err := dw.Reader().SeekPC(addr)
+	if err != nil {
+		return true
+	}
+	lr, err := dw.LineReader(cu)
+	if err != nil || lr == nil {
+		return true
+	}
+	var e dwarf.LineEntry
+	seen := false
+	for lr.Next(&e) == nil {
+		if e.Address == addr && !e.EndSequence {
+			seen = true
+			if e.IsStmt && e.Line == line {
+				return true
+			}
+		}
+	}
+	return !seen
+}
+
+// hasSourceFile reports whether one of the object's line tables names a
+// file matching name as gdb matches them: the same path, or a suffix of
+// the full path that starts at a directory boundary.
+func (so *symObject) hasSourceFile(name string) bool {
+	so.filesOnce.Do(func() { so.files = so.obj.SourceFiles() })
+	for _, full := range so.files {
+		if fileMatches(full, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func fileMatches(full, name string) bool {
+	if full == name {
+		return true
+	}
+	if name == "" || full == "" {
+		return false
+	}
+	if filepath.IsAbs(name) {
+		return filepath.Clean(full) == filepath.Clean(name)
+	}
+	name = strings.TrimPrefix(name, "./")
+	return strings.HasSuffix(full, "/"+name)
+}
+
+// loaded is one object of the process at its load bias.
+type loaded struct {
+	so   *symObject
+	bias uint64
+	name string // the path of the main program or the link map's name
+	main bool
+	vdso bool
+}
+
+// procSpace is the process's address space as the queries see it.
+type procSpace struct {
+	space *ddwarf.Space
+	objs  []*loaded // main program first, then the link map order, interpreter, vDSO
+	libs  []target.Library
+	main  *loaded
+}
+
+func (ps *procSpace) add(so *symObject, bias uint64, name string) *loaded {
+	l := &loaded{so: so, bias: bias, name: name}
+	ps.space.Add(so.obj, bias, name)
+	ps.objs = append(ps.objs, l)
+	return l
+}
+
+// lookup returns the object holding the run-time address addr.
+func (ps *procSpace) lookup(addr uint64) *loaded {
+	o, bias, ok := ps.space.Lookup(addr)
+	if !ok {
+		return nil
+	}
+	for _, l := range ps.objs {
+		if l.so.obj == o && l.bias == bias {
+			return l
+		}
+	}
+	return nil
+}
+
+// objectName is the object's name in `info symbol`.
+func (l *loaded) objectName() string {
+	if l.vdso {
+		return fmt.Sprintf("system-supplied DSO at 0x%x", l.so.first+l.bias)
+	}
+	return l.name
+}
+
+// buildSpace assembles the process's objects from the cache. Call with
+// symCache held.
+func (p *Process) buildSpace() (*procSpace, error) {
+	if p.exited {
+		return nil, target.ErrNoProcess
+	}
+	symCache.gen++
+	exe := p.execPath
+	if exe == "" {
+		exe = fmt.Sprintf("/proc/%d/exe", p.pid)
+	}
+	// The running image, even if the file was replaced or deleted since.
+	mainSO, err := cachedObject(exe, fmt.Sprintf("/proc/%d/exe", p.pid))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the program %s: %v", exe, unwrapPathError(err))
+	}
+	auxv, err := p.Auxv()
+	if err != nil {
+		return nil, err
+	}
+	av := ddwarf.ParseAuxv(auxv, binary.LittleEndian, 8)
+	ps := &procSpace{space: ddwarf.NewSpace()}
+	var bias uint64
+	if phdr, ok := av[atPHDR]; ok && mainSO.hasPhdr {
+		bias = phdr - mainSO.phdr
+	} else if entry, ok := av[atEntry]; ok {
+		bias = entry - mainSO.obj.Entry()
+	}
+	ps.main = ps.add(mainSO, bias, exe)
+	ps.main.main = true
+
+	libs, _, _ := p.Libraries(0)
+	for _, lib := range libs {
+		if lib.Name == "" || isVDSOName(lib.Name) {
+			continue
+		}
+		ps.libs = append(ps.libs, lib)
+		so, err := cachedObject(lib.Name, "")
+		if err != nil {
+			continue
+		}
+		ps.add(so, lib.Addr, lib.Name)
+	}
+	// Before the dynamic linker has filled in its list (the first stop of
+	// a launched program) only the interpreter is there, at AT_BASE.
+	if base := av[atBase]; len(ps.libs) == 0 && base != 0 && mainSO.interp != "" {
+		ps.libs = append(ps.libs, target.Library{Name: mainSO.interp, Addr: base})
+		if so, err := cachedObject(mainSO.interp, ""); err == nil {
+			ps.libs[0].Addr = base - so.first
+			ps.add(so, base-so.first, mainSO.interp)
+		}
+	}
+	if addr := av[atSysinfoEhdr]; addr != 0 {
+		if so, err := p.vdsoObject(addr); err == nil {
+			l := ps.add(so, addr-so.first, "[vdso]")
+			l.vdso = true
+		}
+	}
+	evictObjects()
+	return ps, nil
+}
+
+func isVDSOName(name string) bool {
+	return name == "linux-vdso.so.1" || name == "linux-gate.so.1"
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// vdsoObject indexes the vDSO's ELF image, copied out of the process.
+func (p *Process) vdsoObject(addr uint64) (*symObject, error) {
+	hdr := make([]byte, 64)
+	if err := p.ReadMemory(addr, hdr); err != nil {
+		return nil, err
+	}
+	if string(hdr[:4]) != elf.ELFMAG || elf.Class(hdr[elf.EI_CLASS]) != elf.ELFCLASS64 {
+		return nil, errors.New("no 64-bit ELF header")
+	}
+	shoff := binary.LittleEndian.Uint64(hdr[0x28:])
+	size := shoff + uint64(binary.LittleEndian.Uint16(hdr[0x3c:]))*uint64(binary.LittleEndian.Uint16(hdr[0x3a:]))
+	if size < 64 || size > 1<<22 {
+		return nil, fmt.Errorf("implausible vDSO size %d", size)
+	}
+	img := make([]byte, size)
+	if err := p.ReadMemory(addr, img); err != nil {
+		return nil, err
+	}
+	key := fmt.Sprintf("vdso:%d:%08x", size, crc32.ChecksumIEEE(img))
+	if so := symCache.objs[key]; so != nil {
+		so.lastUse = symCache.gen
+		return so, nil
+	}
+	o, err := ddwarf.NewFile(bytes.NewReader(img), "[vdso]")
+	if err != nil {
+		return nil, err
+	}
+	f, err := elf.NewFile(bytes.NewReader(img))
+	if err != nil {
+		return nil, err
+	}
+	so := newSymObject(o, f)
+	symCache.objs[key] = so
+	return so, nil
+}
+
+// codeAddr names the run-time address addr as gdb's print_address.
+func (ps *procSpace) codeAddr(addr uint64) target.CodeAddr {
+	ca := target.CodeAddr{Addr: addr}
+	if l := ps.lookup(addr); l != nil {
+		if name, off, ok := l.so.obj.Symbol(addr - l.bias); ok {
+			ca.Symbol, ca.Offset = name, off
+		}
+	}
+	return ca
+}
+
+// LookupSymbol finds a function's entry or a global variable by name, in
+// the main program first, then the libraries in load order.
+func (p *Process) LookupSymbol(name string) (uint64, error) {
+	symCache.Lock()
+	defer symCache.Unlock()
+	ps, err := p.buildSpace()
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range ps.objs {
+		if entry, _, err := l.so.obj.FunctionEntry(name); err == nil {
+			return entry + l.bias, nil
+		}
+	}
+	for _, l := range ps.objs {
+		if addr, _, err := l.so.obj.Global(name); err == nil {
+			return addr + l.bias, nil
+		}
+	}
+	return 0, fmt.Errorf("No symbol %q in current context.", name)
+}
+
+// InfoLine answers `info line` as gdb does.
+func (p *Process) InfoLine(spec target.LineSpec) ([]target.LineInfo, error) {
+	symCache.Lock()
+	defer symCache.Unlock()
+	ps, err := p.buildSpace()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case spec.IsAddr:
+		return []target.LineInfo{ps.lineAt(spec.Addr)}, nil
+	case spec.Function != "":
+		return ps.functionLines(spec.File, spec.Function)
+	default:
+		return ps.fileLines(spec.File, spec.Line)
+	}
+}
+
+// lineAt is `info line *ADDR`.
+func (ps *procSpace) lineAt(addr uint64) target.LineInfo {
+	l := ps.lookup(addr)
+	if l == nil {
+		return target.LineInfo{Start: target.CodeAddr{Addr: addr}}
+	}
+	file, line, start, end, err := l.so.obj.LineRange(addr - l.bias)
+	if err != nil {
+		return target.LineInfo{Start: ps.codeAddr(addr)}
+	}
+	return target.LineInfo{File: l.so.displayName(file), Line: line,
+		Start: ps.codeAddr(start + l.bias), End: ps.codeAddr(end + l.bias)}
+}
+
+// functionLines is `info line FUNC` (or FILE:FUNC): the line of the
+// function's entry. Functions the debug info describes hide symbol-only
+// ones of the same name, as in gdb's linespecs.
+func (ps *procSpace) functionLines(file, fn string) ([]target.LineInfo, error) {
+	var withLines, symOnly []target.LineInfo
+	knownFile := file == ""
+	for _, l := range ps.objs {
+		if file != "" {
+			if !l.so.hasSourceFile(file) {
+				continue
+			}
+			knownFile = true
+		}
+		entry, _, err := l.so.obj.FunctionEntry(fn)
+		if err != nil {
+			continue
+		}
+		li := ps.lineAt(entry + l.bias)
+		if li.File == "" {
+			if file == "" {
+				symOnly = append(symOnly, li)
+			}
+			continue
+		}
+		if file != "" {
+			if f, _, _, _, err := l.so.obj.LineRange(entry); err != nil || !fileMatches(f, file) {
+				continue
+			}
+		}
+		withLines = append(withLines, li)
+	}
+	switch {
+	case len(withLines) > 0:
+		return withLines, nil
+	case len(symOnly) > 0:
+		return symOnly, nil
+	case !knownFile:
+		return nil, fmt.Errorf("No source file named %s.", file)
+	case file != "":
+		return nil, fmt.Errorf("Function %q not defined in %q.", fn, file)
+	}
+	return nil, fmt.Errorf("Function %q not defined.", fn)
+}
+
+// fileLines is `info line FILE:LINE`: gdb's find_line_pc_range on the
+// lowest address of the line, or of the next line with code when the line
+// has none.
+func (ps *procSpace) fileLines(file string, line int) ([]target.LineInfo, error) {
+	var out []target.LineInfo
+	known := false
+	var rangeErr error
+	for _, l := range ps.objs {
+		if !l.so.obj.HasDebugInfo() || !l.so.hasSourceFile(file) {
+			continue
+		}
+		known = true
+		pcs, err := l.so.obj.LineToPCs(file, line)
+		if err != nil || len(pcs) == 0 {
+			rangeErr = fmt.Errorf("Line number %d is out of range for %q.", line, ps.fileDisplay(l, file))
+			continue
+		}
+		f, got, start, end, err := l.so.obj.LineRange(pcs[0])
+		if err != nil {
+			rangeErr = fmt.Errorf("Line number %d is out of range for %q.", line, ps.fileDisplay(l, file))
+			continue
+		}
+		li := target.LineInfo{File: l.so.displayName(f), Line: line,
+			Start: ps.codeAddr(start + l.bias), End: ps.codeAddr(end + l.bias)}
+		if got != line {
+			li.End = li.Start
+		}
+		out = append(out, li)
+	}
+	switch {
+	case len(out) > 0:
+		return out, nil
+	case !known:
+		return nil, fmt.Errorf("No source file named %s.", file)
+	}
+	return nil, rangeErr
+}
+
+// fileDisplay names the source file matching the user's name as gdb does.
+func (ps *procSpace) fileDisplay(l *loaded, name string) string {
+	l.so.filesOnce.Do(func() { l.so.files = l.so.obj.SourceFiles() })
+	for _, full := range l.so.files {
+		if fileMatches(full, name) {
+			return l.so.displayName(full)
+		}
+	}
+	return name
+}
+
+// InfoSymbol answers `info symbol ADDR`.
+func (p *Process) InfoSymbol(addr uint64) ([]target.SymbolInfo, error) {
+	symCache.Lock()
+	defer symCache.Unlock()
+	ps, err := p.buildSpace()
+	if err != nil {
+		return nil, err
+	}
+	l := ps.lookup(addr)
+	if l == nil {
+		return nil, nil
+	}
+	sec, ok := l.so.section(addr - l.bias)
+	if !ok {
+		return nil, nil
+	}
+	name, off, ok := l.so.obj.Symbol(addr - l.bias)
+	if !ok {
+		return nil, nil
+	}
+	si := target.SymbolInfo{Symbol: name, Offset: off, Section: sec.name}
+	if len(ps.objs) > 1 {
+		si.Object = l.objectName()
+	}
+	return []target.SymbolInfo{si}, nil
+}
+
+// SharedLibraries lists the dynamic linker's objects with their .text.
+func (p *Process) SharedLibraries() ([]target.SharedLibrary, error) {
+	symCache.Lock()
+	defer symCache.Unlock()
+	ps, err := p.buildSpace()
+	if err != nil {
+		return nil, err
+	}
+	// The interpreter first: gdb lists it from the first stop on, before
+	// the dynamic linker's list exists, and adds the others after it.
+	libs := slices.Clone(ps.libs)
+	if interp := ps.main.so.interp; interp != "" {
+		for i, lib := range libs {
+			if lib.Name == interp {
+				copy(libs[1:i+1], libs[:i])
+				libs[0] = lib
+				break
+			}
+		}
+	}
+	var out []target.SharedLibrary
+	for _, lib := range libs {
+		sl := target.SharedLibrary{Name: lib.Name}
+		for _, l := range ps.objs {
+			if l.name == lib.Name && !l.main && !l.vdso {
+				sl.SymsRead = true
+				sl.Debug = l.so.obj.HasDebugInfo()
+				if l.so.text.size != 0 {
+					sl.From, sl.To = l.so.text.addr+l.bias, l.so.text.addr+l.so.text.size+l.bias
+				}
+				break
+			}
+		}
+		out = append(out, sl)
+	}
+	return out, nil
+}
+
+// Maps is the text of /proc/PID/maps.
+func (p *Process) Maps() (string, error) {
+	if p.exited {
+		return "", target.ErrNoProcess
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", p.pid))
+	if err != nil {
+		return "", fmt.Errorf("cannot read the memory map: %v", unwrapPathError(err))
+	}
+	return string(b), nil
+}
+
+// Backtrace unwinds a stopped thread with the CFI of the objects it runs
+// through and describes each frame as gdb's bt, ending at main as gdb does
+// by default.
+func (p *Process) Backtrace(id target.ThreadID, max int) (target.Backtrace, error) {
+	bt := target.Backtrace{PtrSize: 8}
+	regs, err := p.dwarfRegs(id)
+	if err != nil {
+		return bt, err
+	}
+	symCache.Lock()
+	defer symCache.Unlock()
+	ps, err := p.buildSpace()
+	if err != nil {
+		return bt, err
+	}
+	if max <= 0 {
+		max = 100000
+	}
+	// A few more frames than asked for, so that main is recognised as the
+	// last one when the limit falls on it.
+	mem := &pageCache{p: p, pages: map[uint64][]byte{}}
+	frames, uerr := ddwarf.Unwind(ps.space, regs, mem, max+1)
+	if len(frames) == 0 {
+		pc := regs[16]
+		bt.Frames = []target.Frame{{PC: pc, ShowPC: true}}
+		if uerr != nil {
+			bt.Stopped = stoppedReason(uerr)
+		}
+		return bt, nil
+	}
+	frames, skipped := skipInlineEntries(ps, frames)
+	for i, f := range frames {
+		if len(bt.Frames) >= max {
+			break
+		}
+		l := ps.lookup(f.PC)
+		if i > 0 && !f.Signal && f.PC > 0 && !frames[i-1].Signal {
+			if c := ps.lookup(f.PC - 1); c != nil {
+				l = c // the call, not what follows it
+			}
+		}
+		tf := target.Frame{PC: f.PC, ShowPC: true, Function: f.Location.Function, Signal: f.Signal}
+		if f.Location.Line > 0 && f.Location.File != "" && l != nil {
+			tf.File, tf.Line = l.so.displayName(f.Location.File), f.Location.Line
+		}
+		if tf.File == "" && l != nil && !l.main && !l.vdso {
+			tf.Library = l.name
+		}
+		switch {
+		case i == 0 && skipped:
+			tf.ShowPC = false
+		case i == 0 && l != nil:
+			// At the start of a line gdb shows no address.
+			a := f.PC - l.bias
+			if _, line, start, _, err := l.so.obj.LineRange(a); err == nil && start == a && tf.File != "" && l.so.isStmt(a, line) {
+				tf.ShowPC = false
+			}
+		case i > 0 && frames[i-1].Inlined:
+			// The function an inner frame was inlined into.
+			tf.ShowPC = false
+		}
+		bt.Frames = append(bt.Frames, tf)
+		if l != nil && l.main && !f.Inlined && f.Location.Function == "main" {
+			return bt, nil // gdb's bt stops at main (backtrace past-main off)
+		}
+	}
+	if uerr != nil && len(frames) <= max {
+		bt.Stopped = stoppedReason(uerr)
+	}
+	return bt, nil
+}
+
+// skipInlineEntries drops the innermost inlined frames whose inlined call
+// starts exactly at the stop pc (and says so), as gdb's skip_inline_frames does: stopped
+// at the first instruction of an inlined body (a breakpoint on the outer
+// function's line, a step), gdb shows the outer function at that line. An
+// inlined call starts at pc when it does not hold pc-1
+// (block_starting_point_at).
+func skipInlineEntries(ps *procSpace, frames []ddwarf.Frame) ([]ddwarf.Frame, bool) {
+	if len(frames) < 2 || !frames[0].Inlined || frames[0].Signal {
+		return frames, false
+	}
+	pc := frames[0].PC
+	l := ps.lookup(pc)
+	if l == nil || pc == 0 {
+		return frames, false
+	}
+	// The physical frame: frames[0..n-1], the last one not inlined.
+	n := 1
+	for n < len(frames) && frames[n-1].Inlined {
+		n++
+	}
+	var before []ddwarf.Location
+	if l.so.obj.Contains(pc - 1 - l.bias) {
+		if loc, err := l.so.obj.PCToLine(pc - 1 - l.bias); err == nil {
+			before = loc.Chain() // innermost first
+		}
+	}
+	skip := 0
+	for k := 0; k < n-1; k++ {
+		// Depth of frame k from the real function (0) inward.
+		depth := n - 1 - k
+		held := len(before) > depth && before[len(before)-1-depth].Function == frames[k].Location.Function
+		if held {
+			break
+		}
+		skip++
+	}
+	if skip == 0 {
+		return frames, false
+	}
+	// The outer frame keeps the line of the call, as gdb shows it.
+	return frames[skip:], true
+}
+
+func stoppedReason(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "backtrace stopped: ")
+	return msg
+}
+
+// dwarfRegs reads a thread's general registers, by DWARF number.
+func (p *Process) dwarfRegs(id target.ThreadID) (map[int]uint64, error) {
+	block, avail, err := p.ReadRegisters(id)
+	if err != nil {
+		return nil, err
+	}
+	regs := map[int]uint64{}
+	for i, r := range p.Layout().Regs {
+		if r.DWARF < 0 || r.DWARF > 16 || r.Bits != 64 || avail != nil && !avail[i] || r.Offset+8 > len(block) {
+			continue
+		}
+		regs[r.DWARF] = binary.LittleEndian.Uint64(block[r.Offset:])
+	}
+	if _, ok := regs[16]; !ok {
+		return nil, errors.New("the thread's pc is not available")
+	}
+	return regs, nil
+}
+
+// pageCache reads the process's memory a page at a time and keeps the
+// pages for one query: an unwind reads the same stack pages many times.
+type pageCache struct {
+	p     *Process
+	pages map[uint64][]byte // nil entry: the page could not be read whole
+}
+
+func (c *pageCache) ReadMemory(addr uint64, buf []byte) error {
+	for len(buf) > 0 {
+		base := addr &^ 0xfff
+		page, seen := c.pages[base]
+		if !seen {
+			page = make([]byte, 0x1000)
+			if err := c.p.ReadMemory(base, page); err != nil {
+				page = nil
+			}
+			c.pages[base] = page
+		}
+		off := addr - base
+		n := min(uint64(len(buf)), 0x1000-off)
+		if page == nil {
+			if err := c.p.ReadMemory(addr, buf[:n]); err != nil {
+				return err
+			}
+		} else {
+			copy(buf[:n], page[off:])
+		}
+		buf = buf[n:]
+		addr += n
+	}
+	return nil
+}
