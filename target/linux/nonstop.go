@@ -9,6 +9,9 @@ import (
 	"github.com/gostub/gostub/target"
 )
 
+// pollBatch bounds the statuses one poll digests.
+const pollBatch = 64
+
 // Non-stop mode: threads run and stop independently. The tracer thread
 // never blocks in wait4; it reaps statuses without waiting at each SIGCHLD
 // and queues the events worth reporting.
@@ -125,7 +128,17 @@ func (p *Process) pollNonStop() {
 	if p.exited {
 		return
 	}
-	for {
+	// Threads that keep stopping (a breakpoint whose condition is false,
+	// hit by many threads) must not keep the session from its packets:
+	// take a bounded batch, and ask to be called again for the rest.
+	for n := 0; ; n++ {
+		if n == pollBatch {
+			select {
+			case p.eventsReady <- struct{}{}:
+			default:
+			}
+			return
+		}
 		var ws unix.WaitStatus
 		wpid, err := unix.Wait4(-1, &ws, unix.WALL|unix.WNOHANG, nil)
 		if err != nil || wpid <= 0 {
@@ -133,7 +146,14 @@ func (p *Process) pollNonStop() {
 		}
 		ev, report := p.handleStatus(wpid, ws)
 		if !report {
-			continue
+			// A thread the client asked to stop, held by an event we
+			// absorbed (a false condition, a clone...): that is its stop.
+			t := p.threads[wpid]
+			if t == nil || !t.stopped || !t.stopRequested || t.newborn {
+				continue
+			}
+			t.stopRequested = false
+			ev = signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.Signal(t.stopAs))
 		}
 		if ev.Kind != target.StopSignalled {
 			ev = p.finishExit(ev)

@@ -128,7 +128,9 @@ func (p *Process) run(t *thread, sig int) error {
 // rerun lets a thread go on after an event we absorbed, unless we are
 // stopping everything, in which case it stays stopped.
 func (p *Process) rerun(t *thread, sig int) {
-	if p.stopping {
+	if p.stopping || t.stopRequested {
+		// Stopping everything (all-stop), or the client asked this thread
+		// to stop (non-stop): it stays stopped, the signal kept for later.
 		t.passSig = sig
 		return
 	}
