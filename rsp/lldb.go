@@ -2,6 +2,7 @@ package rsp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	log "github.com/sirupsen/logrus"
@@ -28,18 +30,24 @@ import (
 //     as its alternative name), and carries LLDB's encoding, format, register
 //     set, DWARF and generic attributes. Register numbers, sizes and the 'g'
 //     layout are gdb's, byte for byte.
+//   - the library list has no main-lm attribute (LLDB misreads it).
 //   - stop replies list every thread and its PC (threads:, thread-pcs:)
-//     once the client sent QListThreadsInStopReply.
+//     once the client sent QListThreadsInStopReply, and describe faults
+//     (description:, "signal SIGSEGV: invalid address (fault address: 0x0)").
 //   - error replies carry their text (E<nn>;<hex>) once it sent
 //     QEnableErrorStrings, in the handlers of this file.
+//   - signal numbers: see lldbSignalsWired.
 
 // lldbState holds what an LLDB client switched on.
 type lldbState struct {
 	// dialect: the client sent an LLDB-only packet (it is LLDB).
 	dialect      bool
 	threadSuffix bool // QThreadSuffixSupported
-	listThreads  bool // QListThreadsInStopReply
-	errorStrings bool // QEnableErrorStrings
+	// nativeSignals: signal numbers on the wire are Linux's (what LLDB
+	// assumes of a stub that takes the thread suffix).
+	nativeSignals bool
+	listThreads   bool // QListThreadsInStopReply
+	errorStrings  bool // QEnableErrorStrings
 
 	// procs are the qfProcessInfo matches qsProcessInfo has yet to send.
 	procs []target.ProcessInfo
@@ -98,9 +106,43 @@ func (s *Session) lldbOK() {
 	s.replyString("OK")
 }
 
+// lldbSignalsWired says that every signal number on the wire goes through
+// wireSignal and hostSignal (stop replies, vCont;C/S, C/S, QPassSignals,
+// QProgramSignals). LLDB 16 takes a stub that accepts QThreadSuffixSupported
+// for lldb-server and reads and writes signal numbers in the target's own
+// numbering from then on (GDBRemoteCommunicationClient::UsesNativeSignals):
+// SIGUSR1 as gdb's 0x1e would show as SIGPWR. Until those call sites are
+// converted, QThreadSuffixSupported is declined (LLDB then selects threads
+// with Hg, and keeps gdb's numbering).
+const lldbSignalsWired = false
+
 func (s *Session) lldbThreadSuffix(_ []byte) {
+	s.lldb.dialect = true
+	if !lldbSignalsWired {
+		s.reply(nil)
+		return
+	}
 	s.lldb.threadSuffix = true
-	s.lldbOK()
+	s.lldb.nativeSignals = true
+	s.replyString("OK")
+}
+
+// wireSignal is a host (Linux) signal number as this client writes it:
+// Linux's own for LLDB once it took the thread suffix, gdb's otherwise.
+func (s *Session) wireSignal(host int) int {
+	if s.lldb.nativeSignals {
+		return host
+	}
+	return GDBSignal(host)
+}
+
+// hostSignal is wireSignal's inverse; ok is false for a number the host does
+// not have.
+func (s *Session) hostSignal(wire int) (int, bool) {
+	if s.lldb.nativeSignals {
+		return wire, wire >= 0 && wire <= 64
+	}
+	return LinuxSignal(wire)
 }
 
 func (s *Session) lldbListThreads(_ []byte) {
@@ -702,7 +744,7 @@ func (s *Session) appendStopExtras(b []byte, ev target.StopEvent) []byte {
 			if i > 0 {
 				pcs = append(pcs, ',')
 			}
-			pcs = append(pcs, padHex(le64(v))...)
+			pcs = append(pcs, padHex(binary.LittleEndian.Uint64(v))...)
 		}
 		b = append(b, "thread-pcs:"...)
 		b = append(append(b, pcs...), ';')
@@ -739,23 +781,15 @@ func (s *Session) crashDescription(ev target.StopEvent) string {
 	}
 	si, err := sa.Siginfo(ev.Thread)
 	// siginfo_t: si_signo, si_errno, si_code (int32 each), then si_addr at 16.
-	if err != nil || len(si) < 24 || int(int32(le64(si[0:4]))) != ev.Signal {
+	if err != nil || len(si) < 24 || int(int32(binary.LittleEndian.Uint32(si[0:4]))) != ev.Signal {
 		return ""
 	}
-	what, ok := codes[int32(le64(si[8:12]))]
+	what, ok := codes[int32(binary.LittleEndian.Uint32(si[8:12]))]
 	if !ok {
 		// Sent by kill() or the like: no fault to describe.
 		return ""
 	}
-	return fmt.Sprintf("signal %s: %s (fault address: %#x)", faultNames[ev.Signal], what, le64(si[16:24]))
-}
-
-func le64(b []byte) uint64 {
-	var v uint64
-	for i := len(b) - 1; i >= 0; i-- {
-		v = v<<8 | uint64(b[i])
-	}
-	return v
+	return fmt.Sprintf("signal %s: %s (fault address: %#x)", faultNames[ev.Signal], what, binary.LittleEndian.Uint64(si[16:24]))
 }
 
 // jsonThread is one thread of jThreadsInfo.
@@ -794,7 +828,7 @@ func (s *Session) jThreadsInfo(_ []byte) {
 			jt.Name = info.ThreadName(t)
 		}
 		if s.hasLast && s.last.Kind == target.StopSignalled && s.last.Thread == t {
-			sig := GDBSignal(s.last.Signal)
+			sig := s.wireSignal(s.last.Signal)
 			jt.Signal = &sig
 			if s.last.Reason == target.ReasonSWBreak || s.last.Reason == target.ReasonHWBreak {
 				jt.Reason = "breakpoint"
@@ -870,6 +904,21 @@ func (s *Session) attachWait(hexName []byte, existing bool) {
 		s.reply(nil)
 		return
 	}
+	// The client may give up (^C) or go away while we wait.
+	cancel := make(chan struct{})
+	var once sync.Once
+	cancelWait := func() { once.Do(func() { close(cancel) }) }
+	in := s.in
+	if w := s.conn.watcher; w != nil && !s.ns.on {
+		// The session reads the link itself: have it watched meanwhile.
+		// What the client sent stays readable for after the wait.
+		if s.conn.bufferedInterrupt() {
+			cancelWait()
+		}
+		stop := w.Watch(cancelWait)
+		defer stop()
+		in = nil
+	}
 	seen := map[int]bool{}
 	if !existing {
 		old, err := pf.FindProcesses(string(name))
@@ -898,7 +947,10 @@ func (s *Session) attachWait(hexName []byte, existing bool) {
 		}
 		select {
 		case <-tick.C:
-		case r := <-s.in:
+		case <-cancel:
+			s.attachFailed(fmt.Errorf("waiting for %s interrupted", name))
+			return
+		case r := <-in:
 			switch {
 			case r.err != nil:
 				s.finish(EndDisconnected)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"strconv"
@@ -92,11 +93,16 @@ func (p *lldbProc) DeallocateMemory(addr uint64) error {
 
 func (p *lldbProc) HardwareWatchpoints() int { return 4 }
 
+func (p *lldbProc) Libraries(start uint64) ([]target.Library, uint64, error) {
+	return []target.Library{{Name: "/lib/libc.so.6", LM: 0x7000, Addr: 0x7f00, LD: 0x7f80, Lmid: 0x7100}}, 0x7200, nil
+}
+
 var (
 	_ target.RegisterDescriber = (*lldbProc)(nil)
 	_ target.MemoryRegioner    = (*lldbProc)(nil)
 	_ target.MemoryAllocator   = (*lldbProc)(nil)
 	_ target.WatchpointCounter = (*lldbProc)(nil)
+	_ target.LibraryLister     = (*lldbProc)(nil)
 )
 
 // lldbHost is the fake host: files, host description, processes.
@@ -158,11 +164,23 @@ func newLLDBDirect(p target.Process) (*direct, *lldbHost) {
 func lldbHandshake(t *testing.T, d *direct) {
 	t.Helper()
 	d.one(t, "qSupported:xmlRegisters=i386,arm,mips,arc;multiprocess+;fork-events+;vfork-events+")
-	for _, p := range []string{"QThreadSuffixSupported", "QListThreadsInStopReply", "QEnableErrorStrings"} {
+	if r, want := d.one(t, "QThreadSuffixSupported"), suffixReply(); r != want {
+		t.Fatalf("QThreadSuffixSupported -> %q, want %q", r, want)
+	}
+	for _, p := range []string{"QListThreadsInStopReply", "QEnableErrorStrings"} {
 		if r := d.one(t, p); r != "OK" {
 			t.Fatalf("%s -> %q, want OK", p, r)
 		}
 	}
+}
+
+// suffixReply is the answer to QThreadSuffixSupported: OK once signal
+// numbers follow the client's dialect everywhere (lldbSignalsWired).
+func suffixReply() string {
+	if lldbSignalsWired {
+		return "OK"
+	}
+	return ""
 }
 
 // kv splits "k:v;k:v;" into a map.
@@ -233,7 +251,10 @@ func lldbReply(t *testing.T, d *direct, pkt string) []byte {
 
 func TestLLDBSwitches(t *testing.T) {
 	d, _ := newLLDBDirect(newLLDBProc())
-	for _, p := range []string{"QThreadSuffixSupported", "QListThreadsInStopReply", "QEnableErrorStrings", "qVAttachOrWaitSupported"} {
+	if r := d.one(t, "QThreadSuffixSupported"); r != suffixReply() {
+		t.Errorf("QThreadSuffixSupported -> %q, want %q", r, suffixReply())
+	}
+	for _, p := range []string{"QListThreadsInStopReply", "QEnableErrorStrings", "qVAttachOrWaitSupported"} {
 		if p == "qVAttachOrWaitSupported" {
 			// Only with an attach function.
 			if r := d.one(t, p); r != "" {
@@ -547,6 +568,29 @@ func TestLLDBTargetXML(t *testing.T) {
 	}
 }
 
+// TestLLDBLibraries: LLDB gets the library list without main-lm (which it
+// misreads as the address of a pointer to r_debug); gdb gets it whole.
+func TestLLDBLibraries(t *testing.T) {
+	lib := `<library name="/lib/libc.so.6" lm="0x7000" l_addr="0x7f00" l_ld="0x7f80" lmid="0x7100"/>`
+	d, _ := newLLDBDirect(newLLDBProc())
+	d.one(t, "qSupported:multiprocess+;swbreak+;xmlRegisters=i386")
+	if r := d.one(t, "qXfer:libraries-svr4:read::0,fff"); r != `l<library-list-svr4 version="1.0" main-lm="0x7200">`+lib+`</library-list-svr4>` {
+		t.Errorf("gdb's library list: %q", r)
+	}
+	d, _ = newLLDBDirect(newLLDBProc())
+	lldbHandshake(t, d)
+	if r := d.one(t, "qXfer:libraries-svr4:read::0,fff"); r != `l<library-list-svr4 version="1.0">`+lib+`</library-list-svr4>` {
+		t.Errorf("LLDB's library list: %q", r)
+	}
+	// Chunked like any qXfer object.
+	if r := d.one(t, "qXfer:libraries-svr4:read::0,10"); r != `m<library-list-sv` {
+		t.Errorf("first chunk %q", r)
+	}
+	if r := d.one(t, "qXfer:libraries-svr4:read::0,zz"); !strings.HasPrefix(r, "E") {
+		t.Errorf("bad offset -> %q", r)
+	}
+}
+
 func TestLLDBJThreadsInfo(t *testing.T) {
 	p := newLLDBProc()
 	d, _ := newLLDBDirect(p)
@@ -769,6 +813,69 @@ func TestLLDBAttachWaitInterrupt(t *testing.T) {
 	if r := hs.c.recv(); !strings.HasPrefix(r, "E01") {
 		t.Errorf("interrupted vAttachWait -> %q, want E01", r)
 	}
+}
+
+// TestLLDBSignalNumbers: gdb's numbering unless the client took LLDB's
+// native numbering (with the thread suffix).
+func TestLLDBSignalNumbers(t *testing.T) {
+	d, _ := newLLDBDirect(newLLDBProc())
+	s := d.sess
+	if s.wireSignal(10) != 0x1e || s.wireSignal(11) != 11 {
+		t.Errorf("gdb numbering: SIGUSR1 -> %#x, SIGSEGV -> %#x", s.wireSignal(10), s.wireSignal(11))
+	}
+	if h, ok := s.hostSignal(0x1e); !ok || h != 10 {
+		t.Errorf("gdb 0x1e -> %d %v, want SIGUSR1 (10)", h, ok)
+	}
+	s.lldb.nativeSignals = true
+	if s.wireSignal(10) != 10 || s.wireSignal(34) != 34 {
+		t.Errorf("native numbering: SIGUSR1 -> %d, SIGRTMIN -> %d", s.wireSignal(10), s.wireSignal(34))
+	}
+	if h, ok := s.hostSignal(10); !ok || h != 10 {
+		t.Errorf("native 10 -> %d %v", h, ok)
+	}
+	if _, ok := s.hostSignal(200); ok {
+		t.Errorf("native 200 accepted")
+	}
+}
+
+// watchedPipe is a link that supports InputWatcher, the way the server's
+// TCP link does: the test plays the Ctrl-C watcher.
+type watchedPipe struct {
+	net.Conn
+	watching chan func()
+}
+
+func (w *watchedPipe) Watch(interrupt func()) (stop func()) {
+	w.watching <- interrupt
+	return func() {}
+}
+
+// TestLLDBAttachWaitWatched: with a watched link (no reader goroutine) a
+// ^C ends the wait too, and the 0x03 is left for the session to skip.
+func TestLLDBAttachWaitWatched(t *testing.T) {
+	cli, srv := net.Pipe()
+	defer cli.Close()
+	w := &watchedPipe{Conn: srv, watching: make(chan func(), 1)}
+	sess := NewSession(NewConn(w, w), nil, Options{FS: newLLDBHost(), Attach: func(int) (target.Process, error) {
+		return nil, errors.New("unreachable")
+	}})
+	done := make(chan End, 1)
+	go func() { done <- sess.Serve() }()
+	c := newTestClient(t, cli)
+	c.send("vAttachWait;" + hex.EncodeToString([]byte("never")))
+	c.expectAck('+')
+	interrupt := <-w.watching
+	interrupt()
+	c.write([]byte{0x03})
+	if r := c.recv(); !strings.HasPrefix(r, "E01") {
+		t.Errorf("interrupted vAttachWait -> %q, want E01", r)
+	}
+	// The session goes on.
+	if r := c.cmd("QEnableErrorStrings"); r != "OK" {
+		t.Errorf("after the wait: %q", r)
+	}
+	cli.Close()
+	<-done
 }
 
 // TestLLDBRLEOfEscapes: LLDB expands run-length encoding and '}' escapes

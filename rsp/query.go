@@ -83,6 +83,9 @@ func (s *Session) features(offered map[string]bool) []string {
 	if _, ok := caps.(target.NonStopper); ok {
 		f = append(f, "QNonStop+")
 	}
+	if offered["no-resumed"] {
+		f = append(f, "no-resumed+")
+	}
 	if offered["exec-events"] {
 		f = append(f, "exec-events+")
 	}

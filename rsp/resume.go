@@ -235,6 +235,10 @@ func (s *Session) finishResume(ev target.StopEvent, err error) {
 }
 
 func (s *Session) reportStop(ev target.StopEvent) {
+	if ev.Kind == target.StopNoResumed {
+		s.reply(s.stopReply(ev))
+		return
+	}
 	s.noteStop(ev)
 	s.reply(s.stopReply(ev))
 }
@@ -271,6 +275,8 @@ func (s *Session) haltReason(_ []byte) {
 func (s *Session) stopReply(ev target.StopEvent) []byte {
 	var b []byte
 	switch ev.Kind {
+	case target.StopNoResumed:
+		return []byte{'N'}
 	case target.StopExited:
 		b = append(b, 'W')
 		b = appendHexByte(b, byte(ev.ExitCode))

@@ -91,6 +91,9 @@ const (
 	StopSignalled  StopKind = iota // a thread stopped with Signal
 	StopExited                     // the process exited with ExitCode
 	StopTerminated                 // the process was killed by Signal
+	// StopNoResumed: every thread the client resumed has exited; the
+	// others are stopped and nothing can happen (gdb's "N" reply).
+	StopNoResumed
 )
 
 // StopReason refines a SIGTRAP stop.

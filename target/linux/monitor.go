@@ -54,6 +54,9 @@ type symObject struct {
 	text     symSection   // .text (size 0 if none)
 	phdr     uint64       // PT_PHDR vaddr
 	hasPhdr  bool
+	dynamic  uint64 // PT_DYNAMIC vaddr
+	hasDyn   bool
+	closed   bool   // evicted from the cache
 	first    uint64 // page of the first PT_LOAD
 	interp   string // PT_INTERP
 	lastUse  uint64 // generation of the last query that used it
@@ -146,6 +149,8 @@ func newSymObject(o *ddwarf.Object, f *elf.File) *symObject {
 		switch p.Type {
 		case elf.PT_PHDR:
 			so.phdr, so.hasPhdr = p.Vaddr, true
+		case elf.PT_DYNAMIC:
+			so.dynamic, so.hasDyn = p.Vaddr, true
 		case elf.PT_LOAD:
 			if firstLoad || p.Vaddr&^0xfff < so.first {
 				so.first = p.Vaddr &^ 0xfff
@@ -168,6 +173,7 @@ func evictObjects() {
 	}
 	for k, so := range symCache.objs {
 		if symCache.gen-so.lastUse > 16 {
+			so.closed = true
 			so.obj.Close()
 			delete(symCache.objs, k)
 		}
@@ -340,6 +346,11 @@ type procSpace struct {
 	objs  []*loaded // main program first, then the link map order, interpreter, vDSO
 	libs  []target.Library
 	main  *loaded
+
+	// What it was built from, to tell whether it still holds.
+	exeKey string
+	auxv   string
+	links  []target.Library // the link map as read, vDSO included
 }
 
 func (ps *procSpace) add(so *symObject, bias uint64, name string) *loaded {
@@ -371,9 +382,16 @@ func (l *loaded) objectName() string {
 	return l.name
 }
 
-// buildSpace assembles the process's objects from the cache. Call with
-// symCache held.
-func (p *Process) buildSpace() (*procSpace, error) {
+// spaceCache keeps the last space built for each process (by pid). An
+// entry is only a guess: it is used when the program file, the auxv and
+// the link map read from memory are still the ones it was built from.
+var spaceCache = map[int]*procSpace{}
+
+const spaceCacheMax = 16
+
+// buildSpace returns the process's objects, from the caches when nothing
+// changed. mem serves the reads of the link map. Call with symCache held.
+func (p *Process) buildSpace(mem *pageCache) (*procSpace, error) {
 	if p.exited {
 		return nil, target.ErrNoProcess
 	}
@@ -383,7 +401,8 @@ func (p *Process) buildSpace() (*procSpace, error) {
 		exe = fmt.Sprintf("/proc/%d/exe", p.pid)
 	}
 	// The running image, even if the file was replaced or deleted since.
-	mainSO, err := cachedObject(exe, fmt.Sprintf("/proc/%d/exe", p.pid))
+	image := fmt.Sprintf("/proc/%d/exe", p.pid)
+	exeKey, err := fileIdentity(image)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the program %s: %v", exe, unwrapPathError(err))
 	}
@@ -391,8 +410,21 @@ func (p *Process) buildSpace() (*procSpace, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ps := spaceCache[p.pid]; ps != nil && ps.exeKey == exeKey && ps.auxv == string(auxv) {
+		links := readLinkMap(mem, ps.main.so, ps.main.bias)
+		if slices.Equal(links, ps.links) && !ps.stale() {
+			for _, l := range ps.objs {
+				l.so.lastUse = symCache.gen
+			}
+			return ps, nil
+		}
+	}
+	mainSO, err := cachedObject(exe, image)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the program %s: %v", exe, unwrapPathError(err))
+	}
 	av := ddwarf.ParseAuxv(auxv, binary.LittleEndian, 8)
-	ps := &procSpace{space: ddwarf.NewSpace()}
+	ps := &procSpace{space: ddwarf.NewSpace(), exeKey: exeKey, auxv: string(auxv)}
 	var bias uint64
 	if phdr, ok := av[atPHDR]; ok && mainSO.hasPhdr {
 		bias = phdr - mainSO.phdr
@@ -402,9 +434,9 @@ func (p *Process) buildSpace() (*procSpace, error) {
 	ps.main = ps.add(mainSO, bias, exe)
 	ps.main.main = true
 
-	libs, _, _ := p.Libraries(0)
-	for _, lib := range libs {
-		if lib.Name == "" || isVDSOName(lib.Name) {
+	ps.links = readLinkMap(mem, mainSO, bias)
+	for _, lib := range ps.links {
+		if isVDSOName(lib.Name) {
 			continue
 		}
 		ps.libs = append(ps.libs, lib)
@@ -416,7 +448,7 @@ func (p *Process) buildSpace() (*procSpace, error) {
 	}
 	// Before the dynamic linker has filled in its list (the first stop of
 	// a launched program) only the interpreter is there, at AT_BASE.
-	if base := av[atBase]; len(ps.libs) == 0 && base != 0 && mainSO.interp != "" {
+	if base := av[atBase]; len(ps.links) == 0 && base != 0 && mainSO.interp != "" {
 		ps.libs = append(ps.libs, target.Library{Name: mainSO.interp, Addr: base})
 		if so, err := cachedObject(mainSO.interp, ""); err == nil {
 			ps.libs[0].Addr = base - so.first
@@ -424,13 +456,82 @@ func (p *Process) buildSpace() (*procSpace, error) {
 		}
 	}
 	if addr := av[atSysinfoEhdr]; addr != 0 {
-		if so, err := p.vdsoObject(addr); err == nil {
+		if so, err := vdsoObject(mem, addr); err == nil {
 			l := ps.add(so, addr-so.first, "[vdso]")
 			l.vdso = true
 		}
 	}
 	evictObjects()
+	if len(spaceCache) >= spaceCacheMax {
+		for pid := range spaceCache {
+			delete(spaceCache, pid)
+			break
+		}
+	}
+	spaceCache[p.pid] = ps
 	return ps, nil
+}
+
+// stale reports whether one of the space's objects was evicted (closed).
+func (ps *procSpace) stale() bool {
+	for _, l := range ps.objs {
+		if l.so.closed {
+			return true
+		}
+	}
+	return false
+}
+
+// readLinkMap walks the dynamic linker's list of loaded objects (r_debug,
+// found through the program's DT_DEBUG) without the program's own entry.
+// It returns what it could read: nothing before the dynamic linker has set
+// DT_DEBUG, or for a static program.
+func readLinkMap(mem *pageCache, main *symObject, bias uint64) []target.Library {
+	if !main.hasDyn {
+		return nil
+	}
+	word := func(addr uint64) (uint64, bool) {
+		var b [8]byte
+		if mem.ReadMemory(addr, b[:]) != nil {
+			return 0, false
+		}
+		return binary.LittleEndian.Uint64(b[:]), true
+	}
+	var rdebug uint64
+	for a, n := main.dynamic+bias, 0; n < 4096; a, n = a+16, n+1 {
+		tag, ok := word(a)
+		if !ok || tag == dtNull {
+			return nil
+		}
+		if tag == dtDebug {
+			if rdebug, ok = word(a + 8); !ok {
+				return nil
+			}
+			break
+		}
+	}
+	if rdebug == 0 {
+		return nil
+	}
+	lm, ok := word(rdebug + 8) // r_map
+	if !ok {
+		return nil
+	}
+	var out []target.Library
+	for n := 0; lm != 0 && n < maxLinks; n++ {
+		// struct link_map { l_addr, l_name, l_ld, l_next, l_prev }
+		var b [32]byte
+		if mem.ReadMemory(lm, b[:]) != nil {
+			break
+		}
+		if n > 0 { // the first entry is the program
+			name := mem.readString(binary.LittleEndian.Uint64(b[8:]), 4096)
+			out = append(out, target.Library{Name: name, LM: lm, Addr: binary.LittleEndian.Uint64(b[0:]),
+				LD: binary.LittleEndian.Uint64(b[16:]), Lmid: rdebug})
+		}
+		lm = binary.LittleEndian.Uint64(b[24:])
+	}
+	return out
 }
 
 func isVDSOName(name string) bool {
@@ -445,10 +546,11 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// vdsoObject indexes the vDSO's ELF image, copied out of the process.
-func (p *Process) vdsoObject(addr uint64) (*symObject, error) {
-	hdr := make([]byte, 64)
-	if err := p.ReadMemory(addr, hdr); err != nil {
+// vdsoObject indexes the vDSO's ELF image, copied out of the process. The
+// image is known by its size and the checksum of its first page.
+func vdsoObject(mem *pageCache, addr uint64) (*symObject, error) {
+	hdr := make([]byte, 0x1000)
+	if err := mem.ReadMemory(addr, hdr); err != nil {
 		return nil, err
 	}
 	if string(hdr[:4]) != elf.ELFMAG || elf.Class(hdr[elf.EI_CLASS]) != elf.ELFCLASS64 {
@@ -459,14 +561,14 @@ func (p *Process) vdsoObject(addr uint64) (*symObject, error) {
 	if size < 64 || size > 1<<22 {
 		return nil, fmt.Errorf("implausible vDSO size %d", size)
 	}
-	img := make([]byte, size)
-	if err := p.ReadMemory(addr, img); err != nil {
-		return nil, err
-	}
-	key := fmt.Sprintf("vdso:%d:%08x", size, crc32.ChecksumIEEE(img))
+	key := fmt.Sprintf("vdso:%d:%08x", size, crc32.ChecksumIEEE(hdr))
 	if so := symCache.objs[key]; so != nil {
 		so.lastUse = symCache.gen
 		return so, nil
+	}
+	img := make([]byte, size)
+	if err := mem.ReadMemory(addr, img); err != nil {
+		return nil, err
 	}
 	o, err := ddwarf.NewFile(bytes.NewReader(img), "[vdso]")
 	if err != nil {
@@ -497,7 +599,7 @@ func (ps *procSpace) codeAddr(addr uint64) target.CodeAddr {
 func (p *Process) LookupSymbol(name string) (uint64, error) {
 	symCache.Lock()
 	defer symCache.Unlock()
-	ps, err := p.buildSpace()
+	ps, err := p.buildSpace(newPageCache(p))
 	if err != nil {
 		return 0, err
 	}
@@ -518,7 +620,7 @@ func (p *Process) LookupSymbol(name string) (uint64, error) {
 func (p *Process) InfoLine(spec target.LineSpec) ([]target.LineInfo, error) {
 	symCache.Lock()
 	defer symCache.Unlock()
-	ps, err := p.buildSpace()
+	ps, err := p.buildSpace(newPageCache(p))
 	if err != nil {
 		return nil, err
 	}
@@ -643,7 +745,7 @@ func (ps *procSpace) fileDisplay(l *loaded, name string) string {
 func (p *Process) InfoSymbol(addr uint64) ([]target.SymbolInfo, error) {
 	symCache.Lock()
 	defer symCache.Unlock()
-	ps, err := p.buildSpace()
+	ps, err := p.buildSpace(newPageCache(p))
 	if err != nil {
 		return nil, err
 	}
@@ -670,7 +772,7 @@ func (p *Process) InfoSymbol(addr uint64) ([]target.SymbolInfo, error) {
 func (p *Process) SharedLibraries() ([]target.SharedLibrary, error) {
 	symCache.Lock()
 	defer symCache.Unlock()
-	ps, err := p.buildSpace()
+	ps, err := p.buildSpace(newPageCache(p))
 	if err != nil {
 		return nil, err
 	}
@@ -727,16 +829,16 @@ func (p *Process) Backtrace(id target.ThreadID, max int) (target.Backtrace, erro
 	}
 	symCache.Lock()
 	defer symCache.Unlock()
-	ps, err := p.buildSpace()
+	mem := newPageCache(p)
+	ps, err := p.buildSpace(mem)
 	if err != nil {
 		return bt, err
 	}
 	if max <= 0 {
 		max = 100000
 	}
-	// A few more frames than asked for, so that main is recognised as the
-	// last one when the limit falls on it.
-	mem := &pageCache{p: p, pages: map[uint64][]byte{}}
+	// One more frame than asked for: an inlined frame at the stop pc may
+	// be dropped below.
 	frames, uerr := ddwarf.Unwind(ps.space, regs, mem, max+1)
 	if len(frames) == 0 {
 		pc := regs[16]
@@ -857,10 +959,36 @@ func (p *Process) dwarfRegs(id target.ThreadID) (map[int]uint64, error) {
 }
 
 // pageCache reads the process's memory a page at a time and keeps the
-// pages for one query: an unwind reads the same stack pages many times.
+// pages for one query: an unwind reads the same stack pages many times, the
+// link map sits in a few pages of the dynamic linker.
 type pageCache struct {
 	p     *Process
 	pages map[uint64][]byte // nil entry: the page could not be read whole
+}
+
+func newPageCache(p *Process) *pageCache {
+	return &pageCache{p: p, pages: map[uint64][]byte{}}
+}
+
+// readString reads a NUL-terminated string of at most max bytes.
+func (c *pageCache) readString(addr uint64, max int) string {
+	if addr == 0 {
+		return ""
+	}
+	var out []byte
+	var buf [64]byte
+	for len(out) < max {
+		n := min(len(buf), int(0x1000-addr&0xfff))
+		if c.ReadMemory(addr, buf[:n]) != nil {
+			break
+		}
+		if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
+			return string(append(out, buf[:i]...))
+		}
+		out = append(out, buf[:n]...)
+		addr += uint64(n)
+	}
+	return string(out)
 }
 
 func (c *pageCache) ReadMemory(addr uint64, buf []byte) error {

@@ -22,7 +22,8 @@ import (
 )
 
 const traceOptions = unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-	unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEVFORKDONE
+	unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEVFORKDONE |
+	unix.PTRACE_O_TRACEEXIT // the leader's own exit is otherwise invisible until the last thread's
 
 // thread is what we know of one traced thread.
 type thread struct {
@@ -32,6 +33,9 @@ type thread struct {
 	expectStop bool
 	// newborn: a clone child whose initial SIGSTOP has not been seen yet.
 	newborn bool
+	// zombie: the leader exited while other threads live on; it is no
+	// thread the client can use any more.
+	zombie bool
 	// pending is an event collected while stopping all threads, to be
 	// reported at a later resume.
 	pending *target.StopEvent
@@ -436,7 +440,7 @@ func (p *Process) Threads() []target.ThreadID {
 	defer p.mu.Unlock()
 	out := make([]target.ThreadID, 0, len(p.threads))
 	for tid, t := range p.threads {
-		if t.newborn {
+		if t.newborn || t.zombie {
 			continue
 		}
 		out = append(out, target.ThreadID{PID: p.pid, TID: tid})
@@ -470,7 +474,7 @@ func (p *Process) thread(id target.ThreadID) (*thread, error) {
 		return nil, target.ErrNoProcess
 	}
 	t := p.threads[id.TID]
-	if t == nil || t.newborn {
+	if t == nil || t.newborn || t.zombie {
 		return nil, fmt.Errorf("thread %d: %w", id.TID, target.ErrNoThread)
 	}
 	return t, nil

@@ -103,7 +103,10 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 	if err != nil {
 		return ev, err
 	}
-	if ev.Kind != target.StopSignalled {
+	switch ev.Kind {
+	case target.StopNoResumed:
+		return ev, nil
+	case target.StopExited, target.StopTerminated:
 		return p.finishExit(ev), nil
 	}
 	p.stopAll()
@@ -184,7 +187,36 @@ func (p *Process) waitLoop() (target.StopEvent, error) {
 		if ev, report := p.handleStatus(wpid, ws); report {
 			return ev, nil
 		}
+		if !p.anyRunning() {
+			return target.StopEvent{Kind: target.StopNoResumed, Thread: target.ThreadID{PID: p.pid, TID: -1}, Core: -1}, nil
+		}
 	}
+}
+
+// anyRunning reports whether some thread may still report an event.
+func (p *Process) anyRunning() bool {
+	for _, t := range p.threads {
+		if !t.stopped && !p.isZombieLeader(t) {
+			return true
+		}
+	}
+	// A zombie leader alone will report the end of the process.
+	return len(p.threads) == 1 && p.threads[p.pid] != nil && p.threads[p.pid].zombie
+}
+
+// isZombieLeader tells (and remembers) that the leader has exited while
+// other threads live on.
+func (p *Process) isZombieLeader(t *thread) bool {
+	if t.zombie {
+		return true
+	}
+	if t.tid != p.pid || t.stopped || threadState(p.pid, p.pid) != 'Z' {
+		return false
+	}
+	p.mu.Lock()
+	t.zombie = true
+	p.mu.Unlock()
+	return true
 }
 
 // handleStatus digests one wait status. It returns an event when the status
@@ -360,6 +392,13 @@ func (p *Process) handleExtended(t *thread, cause int) (target.StopEvent, bool) 
 		}
 	case unix.PTRACE_EVENT_EXEC:
 		return p.handleExec(t), true
+	case unix.PTRACE_EVENT_EXIT:
+		if t.tid == p.pid {
+			// The leader stays a zombie until the other threads end.
+			p.mu.Lock()
+			t.zombie = true
+			p.mu.Unlock()
+		}
 	}
 	p.rerun(t, 0)
 	return target.StopEvent{}, false
@@ -512,7 +551,7 @@ func (p *Process) stopAll() {
 			if t.stopped {
 				continue
 			}
-			if t.tid == p.pid && threadState(p.pid, p.pid) == 'Z' {
+			if p.isZombieLeader(t) {
 				// A leader that has exited stays a zombie until the others do.
 				continue
 			}
