@@ -22,9 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -66,6 +68,7 @@ type symObject struct {
 	displayOnce sync.Once
 	display     map[string]string // full source path -> name as gdb shows it
 	stmt        map[uint64]bool   // is_stmt of line rows asked about, by file address
+	paramCache  map[uint64]*funcParams
 	filesOnce   sync.Once
 	files       []string // source files of the line tables
 }
@@ -866,6 +869,13 @@ func (p *Process) Backtrace(id target.ThreadID, max int) (target.Backtrace, erro
 		if tf.File == "" && l != nil && !l.main && !l.vdso {
 			tf.Library = l.name
 		}
+		if l != nil && !f.Signal && !f.Inlined && !f.TailCall && f.Location.Function != "" && l.so.obj.HasDebugInfo() {
+			lookup := f.PC
+			if i > 0 && !frames[i-1].Signal {
+				lookup--
+			}
+			tf.Args = ps.frameArgs(l, lookup, f.CFA, mem)
+		}
 		switch {
 		case i == 0 && skipped:
 			tf.ShowPC = false
@@ -1015,4 +1025,347 @@ func (c *pageCache) ReadMemory(addr uint64, buf []byte) error {
 		addr += n
 	}
 	return nil
+}
+
+// Frame arguments, as gdb's bt prints them with its default "print
+// frame-arguments scalars": numbers, characters, pointers (with the string
+// of a char pointer, the symbol of a function pointer), "..." for
+// aggregates. A value is read when its location is a DW_OP_fbreg offset
+// from a frame base that is the CFA (gcc -O0); otherwise it shows as "?".
+
+// funcParams are the parameters of one function.
+type funcParams struct {
+	params  []paramInfo
+	cfaBase bool // DW_AT_frame_base is DW_OP_call_frame_cfa
+}
+
+type paramInfo struct {
+	name string
+	loc  []byte // DW_AT_location expression, nil when a list or missing
+	typ  dwarf.Type
+}
+
+const (
+	opFbreg        = 0x91
+	opCallFrameCFA = 0x9c
+)
+
+// params returns the parameters of the (out-of-line) function holding the
+// file address pc, from the debug info; nil when unknown.
+func (so *symObject) params(pc uint64) (fp *funcParams) {
+	if fp, ok := so.paramCache[pc]; ok {
+		return fp
+	}
+	defer func() {
+		if recover() != nil {
+			fp = nil
+		}
+		if so.paramCache == nil {
+			so.paramCache = map[uint64]*funcParams{}
+		}
+		so.paramCache[pc] = fp
+	}()
+	dw := so.debugData()
+	if dw == nil {
+		return nil
+	}
+	r := dw.Reader()
+	if _, err := r.SeekPC(pc); err != nil {
+		return nil
+	}
+	// The innermost subprogram DIE whose ranges hold pc.
+	var fn *dwarf.Entry
+	for depth := 1; depth > 0; {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			break
+		}
+		if e.Tag == 0 {
+			depth--
+			continue
+		}
+		if e.Tag == dwarf.TagSubprogram {
+			if rg, err := dw.Ranges(e); err == nil && inRanges(rg, pc) {
+				fn = e
+				break
+			}
+		}
+		if e.Children {
+			if e.Tag == dwarf.TagSubprogram || e.Tag == dwarf.TagLexDwarfBlock || e.Tag == dwarf.TagInlinedSubroutine {
+				r.SkipChildren() // no function of ours nests in another's body
+				continue
+			}
+			depth++
+		}
+	}
+	if fn == nil || !fn.Children {
+		return nil
+	}
+	fp = &funcParams{}
+	if fb, ok := fn.Val(dwarf.AttrFrameBase).([]byte); ok && len(fb) == 1 && fb[0] == opCallFrameCFA {
+		fp.cfaBase = true
+	}
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil || e.Tag == 0 {
+			break
+		}
+		if e.Tag == dwarf.TagFormalParameter {
+			fp.params = append(fp.params, so.paramOf(dw, e))
+		}
+		if e.Children {
+			r.SkipChildren()
+		}
+	}
+	return fp
+}
+
+func inRanges(rg [][2]uint64, pc uint64) bool {
+	for _, r := range rg {
+		if pc >= r[0] && pc < r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// paramOf reads a formal parameter, following its abstract origin for the
+// name and type of a concrete out-of-line instance.
+func (so *symObject) paramOf(dw *dwarf.Data, e *dwarf.Entry) paramInfo {
+	var pi paramInfo
+	pi.loc, _ = e.Val(dwarf.AttrLocation).([]byte)
+	src := e
+	for range 4 {
+		if n, ok := src.Val(dwarf.AttrName).(string); ok && pi.name == "" {
+			pi.name = n
+		}
+		if off, ok := src.Val(dwarf.AttrType).(dwarf.Offset); ok && pi.typ == nil {
+			if t, err := dw.Type(off); err == nil {
+				pi.typ = t
+			}
+		}
+		origin, ok := src.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+		if !ok || pi.name != "" && pi.typ != nil {
+			break
+		}
+		r := dw.Reader()
+		r.Seek(origin)
+		next, err := r.Next()
+		if err != nil || next == nil {
+			break
+		}
+		src = next
+	}
+	return pi
+}
+
+// frameArgs evaluates the arguments of a frame whose CFA is cfa.
+func (ps *procSpace) frameArgs(l *loaded, lookupPC, cfa uint64, mem *pageCache) []target.FrameArg {
+	fp := l.so.params(lookupPC - l.bias)
+	if fp == nil {
+		return nil
+	}
+	args := make([]target.FrameArg, 0, len(fp.params))
+	for _, p := range fp.params {
+		v := "?"
+		if off, ok := fbregOffset(p.loc); ok && fp.cfaBase && cfa != 0 && p.typ != nil {
+			v = ps.formatValue(p.typ, cfa+uint64(off), mem, 0)
+		}
+		args = append(args, target.FrameArg{Name: p.name, Value: v})
+	}
+	return args
+}
+
+// fbregOffset decodes a location that is exactly DW_OP_fbreg N.
+func fbregOffset(loc []byte) (int64, bool) {
+	if len(loc) < 2 || loc[0] != opFbreg {
+		return 0, false
+	}
+	var v int64
+	var shift uint
+	for i, b := range loc[1:] {
+		v |= int64(b&0x7f) << shift
+		shift += 7
+		if b&0x80 == 0 {
+			if shift < 64 && b&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v, i+2 == len(loc)
+		}
+		if shift >= 64 {
+			break
+		}
+	}
+	return 0, false
+}
+
+// stripType removes typedefs and qualifiers.
+func stripType(t dwarf.Type) dwarf.Type {
+	for range 32 {
+		switch tt := t.(type) {
+		case *dwarf.TypedefType:
+			t = tt.Type
+		case *dwarf.QualType:
+			t = tt.Type
+		default:
+			return t
+		}
+	}
+	return t
+}
+
+// formatValue prints the value of type t at addr as gdb prints a frame
+// argument.
+func (ps *procSpace) formatValue(t dwarf.Type, addr uint64, mem *pageCache, depth int) string {
+	t = stripType(t)
+	size := t.Size()
+	switch t.(type) {
+	case *dwarf.StructType, *dwarf.ArrayType:
+		return "..."
+	}
+	if size <= 0 || size > 8 {
+		return "?"
+	}
+	var b [8]byte
+	if mem.ReadMemory(addr, b[:size]) != nil {
+		return fmt.Sprintf("<error: Cannot access memory at address 0x%x>", addr)
+	}
+	u := binary.LittleEndian.Uint64(b[:])
+	signed := func() int64 {
+		shift := 64 - 8*uint(size)
+		return int64(u<<shift) >> shift
+	}
+	switch tt := t.(type) {
+	case *dwarf.CharType:
+		return fmt.Sprintf("%d '%s'", signed(), escapeChar(byte(u), '\''))
+	case *dwarf.UcharType:
+		return fmt.Sprintf("%d '%s'", u, escapeChar(byte(u), '\''))
+	case *dwarf.IntType:
+		return fmt.Sprint(signed())
+	case *dwarf.UintType:
+		return fmt.Sprint(u)
+	case *dwarf.BoolType:
+		switch u {
+		case 0:
+			return "false"
+		case 1:
+			return "true"
+		}
+		return fmt.Sprint(u)
+	case *dwarf.FloatType:
+		switch size {
+		case 4:
+			return formatFloat(float64(math.Float32frombits(uint32(u))), 9)
+		case 8:
+			return formatFloat(math.Float64frombits(u), 17)
+		}
+		return "?"
+	case *dwarf.EnumType:
+		v := signed()
+		for _, e := range tt.Val {
+			if e.Val == v {
+				return e.Name
+			}
+		}
+		return fmt.Sprint(v)
+	case *dwarf.PtrType:
+		if u == 0 {
+			return "0x0"
+		}
+		switch stripType(tt.Type).(type) {
+		case *dwarf.CharType, *dwarf.UcharType:
+			if depth == 0 {
+				return fmt.Sprintf("0x%x %s", u, quoteCString(mem, u))
+			}
+		case *dwarf.FuncType:
+			ca := ps.codeAddr(u)
+			if ca.Symbol != "" && ca.Offset == 0 {
+				return fmt.Sprintf("0x%x <%s>", u, ca.Symbol)
+			}
+			if ca.Symbol != "" {
+				return fmt.Sprintf("0x%x <%s+%d>", u, ca.Symbol, ca.Offset)
+			}
+		}
+		return fmt.Sprintf("0x%x", u)
+	}
+	return "?"
+}
+
+// formatFloat prints like C's %.*g, as gdb does.
+func formatFloat(v float64, digits int) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "inf"
+	case math.IsInf(v, -1):
+		return "-inf"
+	case math.IsNaN(v):
+		return "nan(0x8000000000000)"
+	}
+	s := strconv.FormatFloat(v, 'g', digits, 64)
+	// %g drops trailing zeros of the fraction, strconv keeps them.
+	mant, exp, hasExp := strings.Cut(s, "e")
+	if strings.Contains(mant, ".") {
+		mant = strings.TrimRight(strings.TrimRight(mant, "0"), ".")
+	}
+	if hasExp {
+		return mant + "e" + exp
+	}
+	return mant
+}
+
+// quoteCString reads a C string for printing: at most 200 characters, as
+// gdb's "print elements".
+func quoteCString(mem *pageCache, addr uint64) string {
+	const limit = 200
+	s := mem.readString(addr, limit+1)
+	if s == "" {
+		var b [1]byte
+		if mem.ReadMemory(addr, b[:]) != nil {
+			return fmt.Sprintf("<error: Cannot access memory at address 0x%x>", addr)
+		}
+	}
+	more := len(s) > limit
+	if more {
+		s = s[:limit]
+	}
+	var sb strings.Builder
+	sb.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		sb.WriteString(escapeChar(s[i], '"'))
+	}
+	sb.WriteByte('"')
+	if more {
+		sb.WriteString("...")
+	}
+	return sb.String()
+}
+
+// escapeChar writes c as C source would inside quote.
+func escapeChar(c, quote byte) string {
+	switch c {
+	case '\a':
+		return `\a`
+	case '\b':
+		return `\b`
+	case '\f':
+		return `\f`
+	case '\n':
+		return `\n`
+	case '\r':
+		return `\r`
+	case '\t':
+		return `\t`
+	case '\v':
+		return `\v`
+	case 033:
+		return `\033`
+	case '\\':
+		return `\\`
+	case quote:
+		return `\` + string(quote)
+	}
+	if c >= 0x20 && c < 0x7f {
+		return string(c)
+	}
+	return fmt.Sprintf(`\%03o`, c)
 }

@@ -574,6 +574,12 @@ func (p *Process) reapAll() {
 		}
 		if _, ours := p.threads[wpid]; !ours {
 			p.early[wpid] = ws
+			continue
+		}
+		if ws.Stopped() {
+			// An exit stop (PTRACE_O_TRACEEXIT) holds the dying thread
+			// until we let it go.
+			unix.PtraceCont(wpid, 0)
 		}
 	}
 }
