@@ -105,6 +105,13 @@ func unescapeBinary(b []byte) ([]byte, error) {
 func appendRLE(dst, payload []byte) []byte {
 	for i := 0; i < len(payload); {
 		c := payload[i]
+		if c == '}' && i+1 < len(payload) {
+			// An escape pair stays whole: LLDB undoes escapes and runs in
+			// one pass, so a run must not start on an escaped byte.
+			dst = append(dst, c, payload[i+1])
+			i += 2
+			continue
+		}
 		j := i + 1
 		for j < len(payload) && payload[j] == c && j-i < 98 {
 			j++

@@ -53,9 +53,9 @@ func (s *Session) vRun(pkt []byte) {
 	s.run()
 }
 
-// run starts the program of the settings, replacing any process we have.
+// run starts the program of the settings as one more process: gdb kills
+// the one it replaces itself, and other inferiors live on.
 func (s *Session) run() {
-	s.killAll()
 	req := *s.settings()
 	p, err := s.opts.Launch(req)
 	if err != nil {

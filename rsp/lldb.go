@@ -114,7 +114,7 @@ func (s *Session) lldbOK() {
 // SIGUSR1 as gdb's 0x1e would show as SIGPWR. Until those call sites are
 // converted, QThreadSuffixSupported is declined (LLDB then selects threads
 // with Hg, and keeps gdb's numbering).
-const lldbSignalsWired = false
+const lldbSignalsWired = true
 
 func (s *Session) lldbThreadSuffix(_ []byte) {
 	s.lldb.dialect = true

@@ -133,7 +133,7 @@ func (s *Session) vCont(pkt []byte) {
 }
 
 func (s *Session) toAction(t target.ThreadID, kind target.ActionKind, gdbSig int) (target.Action, bool) {
-	sig, ok := LinuxSignal(gdbSig)
+	sig, ok := s.hostSignal(gdbSig)
 	return target.Action{Thread: t, Kind: kind, Signal: sig}, ok
 }
 
@@ -283,15 +283,15 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 		return s.appendProcess(b, ev.Thread.PID)
 	case target.StopTerminated:
 		b = append(b, 'X')
-		b = appendHexByte(b, byte(GDBSignal(ev.Signal)))
+		b = appendHexByte(b, byte(s.wireSignal(ev.Signal)))
 		return s.appendProcess(b, ev.Thread.PID)
 	}
 	if s.opts.Disabled["T"] {
 		// gdbserver's --disable-packet=T: the old S reply, with no thread.
-		return appendHexByte([]byte{'S'}, byte(GDBSignal(ev.Signal)))
+		return appendHexByte([]byte{'S'}, byte(s.wireSignal(ev.Signal)))
 	}
 	b = append(b, 'T')
-	b = appendHexByte(b, byte(GDBSignal(ev.Signal)))
+	b = appendHexByte(b, byte(s.wireSignal(ev.Signal)))
 	switch ev.Reason {
 	case target.ReasonSWBreak:
 		if s.client.swbreak {

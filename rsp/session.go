@@ -589,7 +589,7 @@ func (s *Session) passSignals(pkt []byte) {
 				s.replyString("E01")
 				return
 			}
-			if l, ok := LinuxSignal(n); ok && l != 0 {
+			if l, ok := s.hostSignal(n); ok && l != 0 {
 				sigs[l] = true
 			}
 		}
