@@ -234,7 +234,7 @@ func TestMonitorBacktrace(t *testing.T) {
 	p.bt[fakePID] = target.Backtrace{PtrSize: 8, Frames: []target.Frame{
 		{PC: 0x555555555167, Function: "leaf", File: "deep.c", Line: 16},
 		{PC: 0x555555555190, ShowPC: true, Function: "twice", File: "deep.c", Line: 11},
-		{PC: 0x555555555190, Function: "recurse", File: "deep.c", Line: 27, Args: []target.FrameArg{{"n", "0"}, {"p", "?"}}},
+		{PC: 0x555555555190, Function: "recurse", File: "deep.c", Line: 27, Args: []target.FrameArg{{Name: "n", Value: "0"}, {Name: "p", Value: "?"}}},
 		{PC: 0x7ffff7fbc113, ShowPC: true, Function: "lib_apply", Library: "/lib/libx.so"},
 		{Signal: true},
 		{PC: 0x7ffff7df718a, ShowPC: true, Function: "", Library: "/lib/libc.so.6"},

@@ -3,16 +3,18 @@ package linux
 // The target side of the monitor commands that ask about code
 // (target.Symbolizer, target.MapsReader): symbols, lines and unwinding come
 // from the dwarf package, the objects loaded in the process from the auxv and
-// the dynamic linker's list (Libraries).
+// the dynamic linker's list (r_debug's link map).
 //
 // Objects are indexed once and kept in a cache shared by all processes,
 // keyed by the identity of the file (device, inode, size, mtime): a fork
 // child, a second run of the same program or a re-exec of it reuses the
 // index, and an exec of another program (or a rebuilt one) indexes the new
-// file. Each query then assembles a dwarf.Space from cached objects, which
-// costs a few memory reads for the link map and a stat per object, so a
-// dlopen between two queries is seen without indexing anything again.
-// (dwarf.SpaceFromProcess would open and index every object on each call.)
+// file. A query assembles a dwarf.Space of cached objects at the biases the
+// auxv and the link map give; the space is kept per process and used again
+// while the program image, the auxv and the link map (read through a page
+// cache: a handful of reads) are unchanged. A dlopen between two queries is
+// thus seen without indexing anything again. (dwarf.SpaceFromProcess would
+// open and index every object on each call.)
 
 import (
 	"bytes"
@@ -71,6 +73,8 @@ type symObject struct {
 	paramCache  map[uint64]*funcParams
 	filesOnce   sync.Once
 	files       []string // source files of the line tables
+	funcsOnce   sync.Once
+	funcs       map[string]bool // functions of the debug info
 }
 
 type symSection struct {
@@ -78,8 +82,8 @@ type symSection struct {
 	addr, size uint64
 }
 
-// The object cache. mu is held for the whole of a query: queries are rare
-// and short, and objects are only closed (evicted) under it.
+// The object cache. Its lock is held for the whole of a query: queries are
+// rare and short, and objects are only closed (evicted) under it.
 var symCache = struct {
 	sync.Mutex
 	objs map[string]*symObject
@@ -207,6 +211,12 @@ func (so *symObject) displayName(full string) string {
 	so.displayOnce.Do(so.readDisplayNames)
 	if d, ok := so.display[filepath.Clean(full)]; ok {
 		return d
+	}
+	// A relative path comes from a relative directory gdb keeps as
+	// written; for the "-fdebug-prefix-map=DIR=." builds of distributions
+	// that is "./libio" where debug/dwarf gives "libio".
+	if full != "" && !filepath.IsAbs(full) && !strings.HasPrefix(full, "../") && !strings.HasPrefix(full, "./") {
+		return "./" + full
 	}
 	return full
 }
@@ -396,6 +406,7 @@ const spaceCacheMax = 16
 // changed. mem serves the reads of the link map. Call with symCache held.
 func (p *Process) buildSpace(mem *pageCache) (*procSpace, error) {
 	if p.exited {
+		delete(spaceCache, p.pid)
 		return nil, target.ErrNoProcess
 	}
 	symCache.gen++
@@ -586,19 +597,65 @@ func vdsoObject(mem *pageCache, addr uint64) (*symObject, error) {
 	return so, nil
 }
 
-// codeAddr names the run-time address addr as gdb's print_address.
+// codeAddr names the run-time address addr as gdb's print_address: after
+// the function the debug info says holds it, when that function starts
+// where the ELF symbol does (the names differ for aliases: printf is
+// __printf), else after the ELF symbol.
 func (ps *procSpace) codeAddr(addr uint64) target.CodeAddr {
 	ca := target.CodeAddr{Addr: addr}
-	if l := ps.lookup(addr); l != nil {
-		if name, off, ok := l.so.obj.Symbol(addr - l.bias); ok {
-			ca.Symbol, ca.Offset = name, off
-		}
+	l := ps.lookup(addr)
+	if l == nil {
+		return ca
 	}
+	a := addr - l.bias
+	name, off, ok := l.so.obj.Symbol(a)
+	if ok {
+		ca.Symbol, ca.Offset = name, off
+	}
+	if !l.so.obj.HasDebugInfo() {
+		return ca
+	}
+	loc, err := l.so.obj.PCToLine(a)
+	if err != nil {
+		return ca
+	}
+	chain := loc.Chain()
+	fn := chain[len(chain)-1].Function
+	if fn == "" || fn == name || !l.so.hasFunction(fn) {
+		return ca
+	}
+	entry, _, err := l.so.obj.FunctionEntry(fn)
+	if err != nil || entry > a || ok && entry != a-off {
+		return ca
+	}
+	ca.Symbol, ca.Offset = fn, a-entry
 	return ca
 }
 
-// LookupSymbol finds a function's entry or a global variable by name, in
-// the main program first, then the libraries in load order.
+// gdbOrder lists the objects in the order gdb loads them for a launched
+// program: the program, the dynamic linker, the vDSO, then the libraries
+// in the dynamic linker's order.
+func (ps *procSpace) gdbOrder() []*loaded {
+	order := slices.Clone(ps.objs)
+	rank := func(l *loaded) int {
+		switch {
+		case l.main:
+			return 0
+		case l.name == ps.main.so.interp:
+			return 1
+		case l.vdso:
+			return 2
+		}
+		return 3
+	}
+	slices.SortStableFunc(order, func(a, b *loaded) int { return rank(a) - rank(b) })
+	return order
+}
+
+// LookupSymbol finds a function's entry or a global variable by name, as
+// gdb evaluates a name: debug information first, then the symbol tables,
+// the objects taken in gdb's order for a launched program (the program, the
+// dynamic linker, the vDSO, then the libraries as they were loaded).
 func (p *Process) LookupSymbol(name string) (uint64, error) {
 	symCache.Lock()
 	defer symCache.Unlock()
@@ -606,17 +663,39 @@ func (p *Process) LookupSymbol(name string) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, l := range ps.objs {
-		if entry, _, err := l.so.obj.FunctionEntry(name); err == nil {
-			return entry + l.bias, nil
+	order := ps.gdbOrder()
+	for _, l := range order {
+		if l.so.hasFunction(name) {
+			if entry, _, err := l.so.obj.FunctionEntry(name); err == nil {
+				return entry + l.bias, nil
+			}
 		}
 	}
-	for _, l := range ps.objs {
+	for _, l := range order {
 		if addr, _, err := l.so.obj.Global(name); err == nil {
 			return addr + l.bias, nil
 		}
 	}
+	for _, l := range order {
+		if entry, _, err := l.so.obj.FunctionEntry(name); err == nil {
+			return entry + l.bias, nil
+		}
+	}
 	return 0, fmt.Errorf("No symbol %q in current context.", name)
+}
+
+// hasFunction reports whether the debug info describes a function name.
+func (so *symObject) hasFunction(name string) bool {
+	if !so.obj.HasDebugInfo() {
+		return false
+	}
+	so.funcsOnce.Do(func() {
+		so.funcs = map[string]bool{}
+		for _, f := range so.obj.Functions() {
+			so.funcs[f] = true
+		}
+	})
+	return so.funcs[name]
 }
 
 // InfoLine answers `info line` as gdb does.
@@ -652,14 +731,14 @@ func (ps *procSpace) lineAt(addr uint64) target.LineInfo {
 }
 
 // functionLines is `info line FUNC` (or FILE:FUNC): the line of the
-// function's entry. Functions the debug info describes hide symbol-only
-// ones of the same name, as in gdb's linespecs.
+// function's entry, in every object that has it (from its debug info, or
+// else its symbols), in gdb's order.
 func (ps *procSpace) functionLines(file, fn string) ([]target.LineInfo, error) {
-	var withLines, symOnly []target.LineInfo
+	var out []target.LineInfo
 	knownFile := file == ""
-	for _, l := range ps.objs {
+	for _, l := range ps.gdbOrder() {
 		if file != "" {
-			if !l.so.hasSourceFile(file) {
+			if !l.so.obj.HasDebugInfo() || !l.so.hasSourceFile(file) {
 				continue
 			}
 			knownFile = true
@@ -668,25 +747,16 @@ func (ps *procSpace) functionLines(file, fn string) ([]target.LineInfo, error) {
 		if err != nil {
 			continue
 		}
-		li := ps.lineAt(entry + l.bias)
-		if li.File == "" {
-			if file == "" {
-				symOnly = append(symOnly, li)
-			}
-			continue
-		}
 		if file != "" {
 			if f, _, _, _, err := l.so.obj.LineRange(entry); err != nil || !fileMatches(f, file) {
 				continue
 			}
 		}
-		withLines = append(withLines, li)
+		out = append(out, ps.lineAt(entry+l.bias))
 	}
 	switch {
-	case len(withLines) > 0:
-		return withLines, nil
-	case len(symOnly) > 0:
-		return symOnly, nil
+	case len(out) > 0:
+		return out, nil
 	case !knownFile:
 		return nil, fmt.Errorf("No source file named %s.", file)
 	case file != "":
@@ -869,18 +939,22 @@ func (p *Process) Backtrace(id target.ThreadID, max int) (target.Backtrace, erro
 		if tf.File == "" && l != nil && !l.main && !l.vdso {
 			tf.Library = l.name
 		}
-		if l != nil && !f.Signal && !f.Inlined && !f.TailCall && f.Location.Function != "" && l.so.obj.HasDebugInfo() {
-			lookup := f.PC
+		if l != nil && !f.Signal && !f.Inlined && f.Location.Function != "" && l.so.obj.HasDebugInfo() {
+			lookup, cfa := f.PC, f.CFA
 			if i > 0 && !frames[i-1].Signal {
 				lookup--
 			}
-			tf.Args = ps.frameArgs(l, lookup, f.CFA, mem)
+			if f.TailCall {
+				cfa = 0 // its own frame is gone: names only
+			}
+			tf.Args = ps.frameArgs(l, lookup, cfa, mem)
 		}
 		switch {
 		case i == 0 && skipped:
 			tf.ShowPC = false
-		case i == 0 && l != nil:
-			// At the start of a line gdb shows no address.
+		case (i == 0 || frames[i-1].Signal) && l != nil:
+			// Where the pc is the stop or interrupted address (not a
+			// return address) and starts a line, gdb shows no address.
 			a := f.PC - l.bias
 			if _, line, start, _, err := l.so.obj.LineRange(a); err == nil && start == a && tf.File != "" && l.so.isStmt(a, line) {
 				tf.ShowPC = false
@@ -1272,23 +1346,30 @@ func (ps *procSpace) formatValue(t dwarf.Type, addr uint64, mem *pageCache, dept
 		if u == 0 {
 			return "0x0"
 		}
+		// gdb names what a pointer points to when a symbol holds it.
+		s := formatCodeAddr(ps.codeAddr(u))
 		switch stripType(tt.Type).(type) {
 		case *dwarf.CharType, *dwarf.UcharType:
 			if depth == 0 {
-				return fmt.Sprintf("0x%x %s", u, quoteCString(mem, u))
-			}
-		case *dwarf.FuncType:
-			ca := ps.codeAddr(u)
-			if ca.Symbol != "" && ca.Offset == 0 {
-				return fmt.Sprintf("0x%x <%s>", u, ca.Symbol)
-			}
-			if ca.Symbol != "" {
-				return fmt.Sprintf("0x%x <%s+%d>", u, ca.Symbol, ca.Offset)
+				s += " " + quoteCString(mem, u)
 			}
 		}
-		return fmt.Sprintf("0x%x", u)
+		return s
 	}
 	return "?"
+}
+
+// formatCodeAddr prints an address as gdb's print_address: 0x1139 <add+4>.
+func formatCodeAddr(a target.CodeAddr) string {
+	s := fmt.Sprintf("0x%x", a.Addr)
+	switch {
+	case a.Symbol == "":
+	case a.Offset == 0:
+		s += " <" + a.Symbol + ">"
+	default:
+		s += fmt.Sprintf(" <%s+%d>", a.Symbol, a.Offset)
+	}
+	return s
 }
 
 // formatFloat prints like C's %.*g, as gdb does.

@@ -5,8 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +19,6 @@ import (
 // Tests of the monitor queries on live processes built from
 // ../../testdata/monitor.
 
-var (
-	monBuildMu sync.Mutex
-	monBuilds  = map[string]string{}
-	monBinDir  string
-)
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gostub-linux-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	monBinDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
 func monSrcDir(t testing.TB) string {
 	t.Helper()
 	d, err := filepath.Abs("../../testdata/monitor")
@@ -45,30 +28,19 @@ func monSrcDir(t testing.TB) string {
 	return d
 }
 
-// buildMon runs `gcc -g args...` in testdata/monitor, output named out in a
-// directory shared by the run; built once per distinct command line.
+// buildMon runs `gcc -g args...` in testdata/monitor, output named out in
+// the test's temporary directory.
 func buildMon(t testing.TB, out string, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("no gcc")
 	}
-	key := out + "\x00" + strings.Join(args, "\x00")
-	monBuildMu.Lock()
-	defer monBuildMu.Unlock()
-	if p, ok := monBuilds[key]; ok {
-		return p
-	}
-	dir := filepath.Join(monBinDir, fmt.Sprint(len(monBuilds)))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, out)
+	path := filepath.Join(t.TempDir(), out)
 	cmd := exec.Command("gcc", append([]string{"-g", "-o", path}, args...)...)
 	cmd.Dir = monSrcDir(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("gcc %v: %v\n%s", args, err, b)
 	}
-	monBuilds[key] = path
 	return path
 }
 
@@ -87,9 +59,9 @@ func monMarkLine(t testing.TB, src, mark string) int {
 	return 0
 }
 
-// launchTo starts exe stopped at the first instruction of line of src and
+// monLaunchTo starts exe stopped at the first instruction of line of src and
 // returns it with its main thread; it is killed at cleanup.
-func launchTo(t testing.TB, exe, src string, line int, args ...string) (*Process, target.ThreadID) {
+func monLaunchTo(t testing.TB, exe, src string, line int, args ...string) (*Process, target.ThreadID) {
 	t.Helper()
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
@@ -128,7 +100,7 @@ func TestMonitorBacktraceDeep(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			exe := buildMon(t, "deep", append([]string{"-O0"}, append(c.flags, "deep.c")...)...)
 			leaf := monMarkLine(t, "deep.c", "leaf")
-			p, main := launchTo(t, exe, "deep.c", leaf, "100")
+			p, main := monLaunchTo(t, exe, "deep.c", leaf, "100")
 			bt, err := p.Backtrace(main, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -151,6 +123,11 @@ func TestMonitorBacktraceDeep(t *testing.T) {
 				if f.ShowPC != (i > 0) {
 					t.Errorf("frame %d: ShowPC %v", i, f.ShowPC)
 				}
+				if i > 0 && i < len(want)-1 {
+					if want := []target.FrameArg{{Name: "n", Value: fmt.Sprint(i - 1)}}; !slices.Equal(f.Args, want) {
+						t.Errorf("frame %d: args %v, want %v", i, f.Args, want)
+					}
+				}
 			}
 			// A limit keeps the innermost frames.
 			if bt, err := p.Backtrace(main, 5); err != nil || len(bt.Frames) != 5 {
@@ -166,7 +143,7 @@ func TestMonitorBacktraceDeep(t *testing.T) {
 func TestMonitorQueries(t *testing.T) {
 	exe := buildMon(t, "deep", "-O0", "deep.c")
 	leaf := monMarkLine(t, "deep.c", "leaf")
-	p, main := launchTo(t, exe, "deep.c", leaf, "3")
+	p, main := monLaunchTo(t, exe, "deep.c", leaf, "3")
 
 	li, err := p.InfoLine(target.LineSpec{File: "deep.c", Line: leaf})
 	if err != nil || len(li) != 1 || li[0].File != "deep.c" || li[0].Line != leaf || li[0].Start.Symbol != "leaf" ||
@@ -294,7 +271,7 @@ func TestMonitorObjectCache(t *testing.T) {
 
 func TestMonitorInlinedFrames(t *testing.T) {
 	exe := buildMon(t, "deep-O2", "-O2", "deep.c")
-	p, main := launchTo(t, exe, "deep.c", monMarkLine(t, "deep.c", "twice"), "3")
+	p, main := monLaunchTo(t, exe, "deep.c", monMarkLine(t, "deep.c", "twice"), "3")
 	bt, err := p.Backtrace(main, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -304,6 +281,69 @@ func TestMonitorInlinedFrames(t *testing.T) {
 	if len(bt.Frames) < 2 || bt.Frames[0].Function != "leaf" || bt.Frames[0].Line != monMarkLine(t, "deep.c", "leaf") ||
 		bt.Frames[0].ShowPC || bt.Frames[len(bt.Frames)-1].Function != "main" {
 		t.Errorf("frames %+v", bt.Frames)
+	}
+}
+
+func TestMonitorArgs(t *testing.T) {
+	exe := buildMon(t, "args", "-O0", "args.c")
+	p, main := monLaunchTo(t, exe, "args.c", monMarkLine(t, "args.c", "show"))
+	bt, err := p.Backtrace(main, 0)
+	if err != nil || len(bt.Frames) != 2 {
+		t.Fatalf("Backtrace = %+v, %v", bt, err)
+	}
+	var got []string
+	for _, a := range bt.Frames[0].Args {
+		got = append(got, a.Name+"="+a.Value)
+	}
+	want := []string{`c=65 'A'`, `uc=200 '\\310'`, "b=true", "s=-3", "l=-1234567890123", "ul=42", "f=1.5",
+		"d=0.10000000000000001", "col=GREEN", "odd=7", `str=0x[0-9a-f]+ "hello"`,
+		`esc=0x[0-9a-f]+ "tab\\there \\"q\\" \\001"`, "null=0x0", `pt=\.\.\.`, "ip=0x7ff[0-9a-f]+", "fn=0x[0-9a-f]+ <twice>"}
+	if len(got) != len(want) {
+		t.Fatalf("args %q", got)
+	}
+	for i := range want {
+		if !regexp.MustCompile("^" + want[i] + "$").MatchString(got[i]) {
+			t.Errorf("arg %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if bt.Frames[1].Function != "main" || len(bt.Frames[1].Args) != 0 {
+		t.Errorf("frame 1: %+v", bt.Frames[1])
+	}
+}
+
+// TestMonitorAfterExec: after an exec the queries describe the new program.
+func TestMonitorAfterExec(t *testing.T) {
+	deep := buildMon(t, "deep", "-O0", "deep.c")
+	execer := buildMon(t, "execer", "-O0", "execer.c")
+	p, main := monLaunchTo(t, execer, "execer.c", monMarkLine(t, "execer.c", "exec"), deep, "3")
+	if _, err := p.LookupSymbol("execer_marker"); err != nil {
+		t.Fatalf("before exec: %v", err)
+	}
+	if bt, err := p.Backtrace(main, 0); err != nil || len(bt.Frames) != 1 || bt.Frames[0].Function != "main" ||
+		bt.Frames[0].File != "execer.c" {
+		t.Fatalf("before exec: %+v, %v", bt, err)
+	}
+	ev, err := p.Resume([]target.Action{{Thread: main, Kind: target.ActionContinue}})
+	if err != nil || ev.Reason != target.ReasonExec {
+		t.Fatalf("Resume = %+v, %v", ev, err)
+	}
+	if _, err := p.LookupSymbol("execer_marker"); err == nil {
+		t.Errorf("execer_marker still found after the exec")
+	}
+	li, err := p.InfoLine(target.LineSpec{File: "deep.c", Line: monMarkLine(t, "deep.c", "leaf")})
+	if err != nil || len(li) != 1 || li[0].Start.Symbol != "leaf" {
+		t.Fatalf("InfoLine after exec = %+v, %v", li, err)
+	}
+	if err := p.InsertBreakpoint(target.BreakSoftware, li[0].Start.Addr, 1); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := p.Resume([]target.Action{{Thread: main, Kind: target.ActionContinue}}); err != nil || ev.Reason != target.ReasonSWBreak {
+		t.Fatalf("Resume = %+v, %v", ev, err)
+	}
+	bt, err := p.Backtrace(main, 0)
+	if err != nil || len(bt.Frames) != 6 || bt.Frames[0].Function != "leaf" || bt.Frames[5].Function != "main" ||
+		bt.Frames[5].File != "deep.c" {
+		t.Errorf("Backtrace after exec = %+v, %v", bt, err)
 	}
 }
 
@@ -335,21 +375,39 @@ func TestMonitorStripped(t *testing.T) {
 // BenchmarkMonitorBacktrace measures `monitor backtrace` on a thread 100
 // calls deep (103 frames) in the stub: registers, the address space from
 // the cache, unwinding with memory reads, source lines.
+//
+// The benchmark goroutine is the tracer, as the server's serving thread is
+// (RunOnCallingThread): no goroutine hop per ptrace operation.
 func BenchmarkMonitorBacktrace(b *testing.B) {
+	RunOnCallingThread()
 	exe := buildMon(b, "deep", "-O0", "deep.c")
-	p, main := launchTo(b, exe, "deep.c", monMarkLine(b, "deep.c", "leaf"), "100")
+	p, main := monLaunchTo(b, exe, "deep.c", monMarkLine(b, "deep.c", "leaf"), "100")
 	// The first query indexes the objects (the C library's debug info
 	// takes a while); what is measured is every later one.
 	if _, err := p.Backtrace(main, 0); err != nil {
 		b.Fatal(err)
 	}
-	n := 0
+	n, iters := 0, 0
+	cpu0 := threadCPU()
 	for b.Loop() {
 		bt, err := p.Backtrace(main, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
 		n = len(bt.Frames)
+		iters++
 	}
 	b.ReportMetric(float64(n), "frames")
+	// CPU time of the serving thread, which a loaded machine does not
+	// inflate as it does wall time.
+	b.ReportMetric(float64(threadCPU()-cpu0)/float64(iters), "cpu-ns/op")
+}
+
+// threadCPU is the CPU time (user and system) of the calling thread, in ns.
+func threadCPU() int64 {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
