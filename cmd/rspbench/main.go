@@ -11,7 +11,8 @@
 // (/usr/bin/gdbserver), -time D (measuring time per op per stub, 2s),
 // -rounds N (6: the time is split into N alternating runs, gdbserver first
 // in odd rounds and gostub first in even ones, so both see the same machine
-// conditions), -ops LIST (qC,m1,g,step,bphit,mem64m; "roundtrip" = qC,m1),
+// conditions), -ops LIST (qC,m1,g,step,bphit,mem64m,condbp,next1000,
+// watchhit; "roundtrip" = qC,m1),
 // -src DIR (the C programs, default testdata/bench), -v (per-round lines).
 // The exit status is 1 when a stub is unavailable or an op failed on it; the
 // table is printed anyway, with the reasons below it.
@@ -35,6 +36,19 @@
 //	mem64m  read a 64 MiB buffer with m packets of PacketSize/2 bytes
 //	        (every 17th chunk checked against the buffer's pattern, untimed;
 //	        a short reply is continued from, as gdb does, and noted)
+//
+// and the work done in the stub (instub.go; programs bphit.c and
+// testdata/instub/next1000.c):
+//
+//	condbp    conditional breakpoint evaluated in the stub: Z0 on bench_hit
+//	          with the agent expression of bench_hits % 1000 == 0; per
+//	          reported stop vCont;c, z0, vCont;s, Z0; the unit is a call of
+//	          bench_hit (1000 per reported stop)
+//	next1000  gdb's next over a 1000-iteration loop on one line: vCont;s off
+//	          the breakpoint, vCont;r<pc>,<end of line>:pPID.TID -> T05 at
+//	          the end of the line (back to the line with Z0, vCont;c, z0)
+//	watchhit  hardware watchpoint: Z2 on bench_hits; per hit vCont;c ->
+//	          T05watch:<addr>, m<addr>,8, z2, Z2 (as gdb 13 does on x86)
 //
 // Each timed run is preceded by an untimed warm-up of a tenth of its time
 // (not for mem64m).
@@ -73,7 +87,7 @@ var (
 	flagGdbserver = flag.String("gdbserver", envOr("RSPBENCH_GDBSERVER", "/usr/bin/gdbserver"), "GNU gdbserver binary")
 	flagTime      = flag.Duration("time", 2*time.Second, "measuring time per op and stub")
 	flagRounds    = flag.Int("rounds", 6, "alternating runs per op and stub")
-	flagOps       = flag.String("ops", "all", "comma-separated ops: "+opNames()+" (roundtrip = qC,m1)")
+	flagOps       = flag.String("ops", "all", "comma-separated ops: "+allOpNames()+" (roundtrip = qC,m1)")
 	flagSrc       = flag.String("src", "", "directory of the benchmark C programs (default: testdata/bench of the module)")
 	flagVerbose   = flag.Bool("v", false, "print every run")
 )
@@ -196,7 +210,7 @@ func main() {
 }
 
 func run(w io.Writer) error {
-	selected, err := selectOps(*flagOps)
+	selected, err := selectAllOps(*flagOps)
 	if err != nil {
 		return err
 	}
@@ -207,7 +221,7 @@ func run(w io.Writer) error {
 	progs := map[string]*program{}
 	for _, o := range selected {
 		if progs[o.prog] == nil {
-			if progs[o.prog], err = buildProgram(src, o.prog); err != nil {
+			if progs[o.prog], err = buildOpProgram(src, o.prog); err != nil {
 				return err
 			}
 		}
@@ -372,6 +386,9 @@ func roundRatios(a, b []float64) (med, lo, hi float64) {
 // cell formats a stub's result: time per iteration and rate.
 func cell(o op, t *tally) string {
 	per := t.elapsed / time.Duration(max(t.iters, 1))
+	if o.unit != "MiB" && t.units > 0 {
+		per = time.Duration(float64(t.elapsed) / t.units) // ops with several units per iteration (condbp)
+	}
 	switch o.unit {
 	case "MiB":
 		return fmt.Sprintf("%.0f MiB/s (%v per %.0f MiB)", t.rate(), per.Round(100*time.Microsecond), t.units/float64(max(t.iters, 1)))

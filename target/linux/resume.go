@@ -312,14 +312,14 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 		if err := p.setPC(t, pc-1); err != nil {
 			log.WithError(err).Warn("rewind pc after breakpoint")
 		}
+		if _, conditional := p.extras[pointKey{target.BreakSoftware, pc - 1}]; conditional && p.stopping {
+			// Met while holding every thread: leave it at the trap, which
+			// it hits again (and evaluates then) when it runs.
+			return target.StopEvent{}, false
+		}
 		if !p.conditionSaysStop(t, pointKey{target.BreakSoftware, pc - 1}) {
 			// A false target-side condition: the client never hears of it.
-			if err := p.stepOverBreakpoint(t, pc-1); err != nil {
-				log.WithError(err).Debug("step over conditional breakpoint")
-				return target.StopEvent{}, false
-			}
-			p.rerun(t, 0)
-			return target.StopEvent{}, false
+			return p.stepOverQuietly(t, pc-1)
 		}
 		ev.Reason = target.ReasonSWBreak
 		return ev, true
@@ -534,8 +534,9 @@ func (p *Process) stillReportable(t *thread, ev target.StopEvent) bool {
 // stopAll brings every thread to a stop (all-stop), keeping any event met on
 // the way as pending for its thread.
 func (p *Process) stopAll() {
+	prev := p.stopping
 	p.stopping = true
-	defer func() { p.stopping = false }()
+	defer func() { p.stopping = prev }()
 	for _, t := range p.threads {
 		if t.stopped || t.newborn || t.expectStop {
 			continue
@@ -651,4 +652,51 @@ func (p *Process) handleSyscallStop(t *thread) (target.StopEvent, bool) {
 		ev.Reason = target.ReasonSyscallEntry
 	}
 	return ev, true
+}
+
+// stepOverQuietly moves a thread past one of our breakpoints whose
+// condition was false, and lets it run on. While the trap is out of memory
+// every other thread is held, so none of them can run through the address
+// unseen (gdbserver does the same). An event another thread met meanwhile
+// is reported now.
+func (p *Process) stepOverQuietly(t *thread, addr uint64) (target.StopEvent, bool) {
+	var paused []*thread
+	for _, o := range p.threads {
+		if o != t && !o.stopped && !o.newborn {
+			paused = append(paused, o)
+		}
+	}
+	if len(paused) > 0 {
+		p.stopAll()
+	}
+	if err := p.stepOverBreakpoint(t, addr); err != nil {
+		log.WithError(err).Debug("step over conditional breakpoint")
+	}
+	var report *target.StopEvent
+	for _, o := range paused {
+		if p.threads[o.tid] != o || !o.stopped {
+			continue
+		}
+		if o.pending == nil {
+			if err := p.run(o, 0); err != nil {
+				log.WithError(err).WithField("tid", o.tid).Debug("resume after step-over")
+			}
+			continue
+		}
+		if p.nonStop {
+			ev := *o.pending
+			o.pending = nil
+			p.queueEvent(p.complete(ev))
+		} else if report == nil {
+			ev := *o.pending
+			o.pending = nil
+			report = &ev
+		}
+	}
+	if report != nil {
+		// All-stop: that event stops everything; t stays where it is.
+		return *report, true
+	}
+	p.rerun(t, 0)
+	return target.StopEvent{}, false
 }
