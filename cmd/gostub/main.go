@@ -439,6 +439,9 @@ func setupLogging(cfg *config) {
 		log.SetFormatter(&log.TextFormatter{DisableTimestamp: false, FullTimestamp: true})
 	}
 	switch {
+	case os.Getenv("GOSTUB_TRACE") != "":
+		// Every ptrace stop and resume, for chasing races.
+		log.SetLevel(log.TraceLevel)
 	case cfg.debug:
 		log.SetLevel(log.DebugLevel)
 	case cfg.remoteDebug:

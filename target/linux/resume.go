@@ -121,6 +121,9 @@ func (p *Process) run(t *thread, sig int) error {
 	t.passSig = 0
 	t.invalidate()
 	t.reported = false
+	if log.IsLevelEnabled(log.TraceLevel) {
+		log.WithFields(log.Fields{"tid": t.tid, "step": t.step, "sig": sig}).Trace("run")
+	}
 	if err := resumeThreadHow(t.tid, t.step, p.catching, sig); err != nil {
 		return fmt.Errorf("resume thread %d: %w", t.tid, err)
 	}
@@ -248,6 +251,9 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	}
 	t.stopped = true
 	t.invalidate()
+	if log.IsLevelEnabled(log.TraceLevel) {
+		log.WithFields(log.Fields{"tid": wpid, "status": describeStatus(ws), "stopping": p.stopping}).Trace("stop")
+	}
 	if t.debugRegs != p.hw.Registers() {
 		// New threads start without debug registers; non-stop threads
 		// that ran through a change catch up here.
@@ -660,14 +666,25 @@ func (p *Process) handleSyscallStop(t *thread) (target.StopEvent, bool) {
 // unseen (gdbserver does the same). An event another thread met meanwhile
 // is reported now.
 func (p *Process) stepOverQuietly(t *thread, addr uint64) (target.StopEvent, bool) {
-	var paused []*thread
+	// Threads stopped before we began stay stopped; every other one (a
+	// thread cloned meanwhile included) runs on afterwards.
+	held := map[*thread]bool{}
+	running := false
 	for _, o := range p.threads {
-		if o != t && !o.stopped && !o.newborn {
-			paused = append(paused, o)
+		if o.stopped {
+			held[o] = true
+		} else {
+			running = true
 		}
 	}
-	if len(paused) > 0 {
+	if running {
 		p.stopAll()
+	}
+	var paused []*thread
+	for _, o := range p.threads {
+		if o != t && !held[o] {
+			paused = append(paused, o)
+		}
 	}
 	if err := p.stepOverBreakpoint(t, addr); err != nil {
 		log.WithError(err).Debug("step over conditional breakpoint")
