@@ -584,6 +584,9 @@ func (s *Session) passSignals(pkt []byte) {
 	list := pkt[len("QPassSignals:"):]
 	if len(list) > 0 {
 		for _, part := range bytes.Split(list, []byte{';'}) {
+			if len(part) == 0 {
+				continue // gdb ends the list with ';'
+			}
 			n, err := parseHexInt(part)
 			if err != nil {
 				s.replyString("E01")

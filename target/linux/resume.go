@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"unsafe"
 
 	log "github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -277,12 +278,15 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 		}
 		p.mu.Unlock()
 		if ours {
-			return signalEvent(id, unix.SIGINT), true
+			return p.interruptEvent(t), true
 		}
 		if t.expectStop {
 			t.expectStop = false
 			if t.stopRequested {
 				t.stopRequested = false
+				if t.stopAs == int(unix.SIGINT) {
+					return p.interruptEvent(t), true
+				}
 				return signalEvent(id, unix.Signal(t.stopAs)), true
 			}
 			p.rerun(t, 0)
@@ -716,4 +720,24 @@ func (p *Process) stepOverQuietly(t *thread, addr uint64) (target.StopEvent, boo
 	}
 	p.rerun(t, 0)
 	return target.StopEvent{}, false
+}
+
+// interruptEvent reports a thread our interrupt stopped as SIGINT, the
+// signal gdbserver sends, with a siginfo that says so ($_siginfo).
+func (p *Process) interruptEvent(t *thread) target.StopEvent {
+	var si siginfo
+	si.Signo = int32(unix.SIGINT)
+	si.Code = 0 // SI_USER
+	b := (*[siginfoSize]byte)(unsafe.Pointer(&si))
+	// si_pid and si_uid follow the 16-byte header.
+	putLE32(b[16:], uint32(os.Getpid()))
+	putLE32(b[20:], uint32(os.Getuid()))
+	if err := ptrace(unix.PTRACE_SETSIGINFO, t.tid, 0, uintptr(unsafe.Pointer(&si))); err != nil {
+		log.WithError(err).Debug("set siginfo of an interrupted thread")
+	}
+	return signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.SIGINT)
+}
+
+func putLE32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
