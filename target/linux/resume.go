@@ -504,7 +504,7 @@ func (p *Process) handleExec(t *thread) target.StopEvent {
 	if leader == nil {
 		leader = t
 	}
-	leader.tid, leader.stopped, leader.expectStop, leader.newborn = p.pid, true, false, false
+	leader.tid, leader.stopped, leader.expectStop, leader.newborn, leader.zombie = p.pid, true, false, false, false
 	leader.pending, leader.step = nil, false
 	leader.invalidate()
 	for _, th := range p.threads {
