@@ -82,8 +82,9 @@ type Session struct {
 	// pendingEvents: stop events are waiting behind the packet at hand.
 	pendingEvents bool
 	extended      bool
-	pass          map[int]bool  // QPassSignals, host numbering
-	catch         *syscallCatch // QCatchSyscalls
+	pass          map[int]bool    // QPassSignals, host numbering
+	catch         *syscallCatch   // QCatchSyscalls
+	symAsked      map[string]bool // symbols asked in this qSymbol conversation
 
 	gThread Selector // Hg: registers and memory
 	cThread Selector // Hc: legacy c/s
@@ -383,7 +384,6 @@ func init() {
 		{"qsThreadInfo", func(s *Session, _ []byte) { s.replyString("l") }},
 		{"qC", (*Session).qC},
 		{"qOffsets", func(s *Session, _ []byte) { s.reply(nil) }},
-		{"qSymbol", func(s *Session, _ []byte) { s.replyString("OK") }},
 		{"qRcmd,", (*Session).qRcmd},
 		{"QPassSignals:", (*Session).passSignals},
 		{"QProgramSignals:", func(s *Session, _ []byte) { s.replyString("OK") }},

@@ -166,6 +166,18 @@ type (
 	LibraryLister interface {
 		Libraries(start uint64) (libs []Library, mainLM uint64, err error)
 	}
+	// SymbolUser wants addresses of symbols only the client can look up
+	// (the qSymbol conversation), e.g. the dynamic linker's layout
+	// descriptors that thread-local storage needs.
+	SymbolUser interface {
+		WantedSymbols() []string
+		SetSymbol(name string, addr uint64, found bool)
+	}
+	// TLSLocator finds thread-local variables (qGetTLSAddr): offset within
+	// the TLS block of the module whose link_map is at lm.
+	TLSLocator interface {
+		TLSAddress(t ThreadID, offset, lm uint64) (uint64, error)
+	}
 	// AuxvReader serves qXfer:auxv:read.
 	AuxvReader interface {
 		Auxv() ([]byte, error)

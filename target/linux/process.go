@@ -105,6 +105,10 @@ type Process struct {
 
 	lastStop *target.StopEvent // the last stop reported by Resume
 
+	// modidDesc is where the dynamic linker describes link_map's
+	// l_tls_modid (learnt through qSymbol), for thread-local storage.
+	modidDesc uint64
+
 	// syscall catching (QCatchSyscalls); a nil set means every call
 	catching bool
 	catchSet map[int]bool
