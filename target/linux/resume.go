@@ -51,6 +51,13 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 		ev := *t.pending
 		t.pending = nil
 		if p.stillReportable(t, ev) {
+			// Nothing runs, but the signals this resume passes are the
+			// client's decision already: keep them for the threads' next run.
+			for _, b := range actions {
+				if o := p.threads[b.Thread.TID]; o != nil && b.Signal != 0 && b.Kind != target.ActionStop {
+					o.passSig = b.Signal
+				}
+			}
 			return p.complete(ev), nil
 		}
 	}
