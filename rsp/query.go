@@ -31,7 +31,9 @@ func (s *Session) qSupported(pkt []byte) {
 		forkEvents:   offered["fork-events"],
 		vforkEvents:  offered["vfork-events"],
 		binaryUpload: offered["binary-upload"],
+		xml:          offered["xmlRegisters"],
 	}
+	s.clientKnown = true
 	for _, p := range s.procs {
 		s.adopt(p) // the fork-event choice applies to processes we have
 	}

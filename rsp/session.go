@@ -84,6 +84,7 @@ type Session struct {
 	extended      bool
 	pass          map[int]bool    // QPassSignals, host numbering
 	catch         *syscallCatch   // QCatchSyscalls
+	clientKnown   bool            // qSupported was seen
 	symAsked      map[string]bool // symbols asked in this qSymbol conversation
 
 	gThread Selector // Hg: registers and memory
@@ -103,6 +104,7 @@ type Session struct {
 // clientFeatures is what the client told us in qSupported and later packets.
 type clientFeatures struct {
 	multiprocess bool
+	xml          bool // reads target descriptions (xmlRegisters=)
 	forkEvents   bool
 	vforkEvents  bool
 	swbreak      bool
@@ -147,6 +149,9 @@ func (s *Session) adopt(p target.Process) {
 	}
 	if c, ok := p.(target.SyscallCatcher); ok && s.catch != nil {
 		c.CatchSyscalls(s.catch.on, s.catch.nums)
+	}
+	if x, ok := p.(target.XMLChooser); ok && s.clientKnown {
+		x.SetClientXML(s.client.xml)
 	}
 	if f, ok := p.(target.ForkReporter); ok && s.client.multiprocess {
 		f.SetForkEvents(s.client.forkEvents, s.client.vforkEvents)

@@ -178,6 +178,11 @@ type (
 	TLSLocator interface {
 		TLSAddress(t ThreadID, offset, lm uint64) (uint64, error)
 	}
+	// XMLChooser adapts the register layout to a client that reads no
+	// target description (no xmlRegisters= in qSupported).
+	XMLChooser interface {
+		SetClientXML(has bool)
+	}
 	// AuxvReader serves qXfer:auxv:read.
 	AuxvReader interface {
 		Auxv() ([]byte, error)

@@ -86,14 +86,16 @@ type Process struct {
 	pendingExit *target.StopEvent // the process ended while we stopped it
 	lifted      bool              // breakpoints lifted for a vfork child
 
-	layout *regs.Layout
-	mem    *memory
-	bps    *breakpoints.Software
-	hw     *breakpoints.HW
-	extras map[pointKey]breakpoints.PointExtras // target-side conditions and commands
-	tsv    map[int]int64                        // agent trace state variables
-	pass   map[int]bool
-	exited bool
+	layout    *regs.Layout // the 'g' layout the client gets
+	cpuLayout *regs.Layout // everything the CPU has
+	noXML     bool         // the client reads no target description
+	mem       *memory
+	bps       *breakpoints.Software
+	hw        *breakpoints.HW
+	extras    map[pointKey]breakpoints.PointExtras // target-side conditions and commands
+	tsv       map[int]int64                        // agent trace state variables
+	pass      map[int]bool
+	exited    bool
 
 	// Statuses of threads that are not ours (yet): a clone child seen
 	// before its clone event, or a thread of another process sharing this
@@ -385,11 +387,31 @@ func (p *Process) setupAddressSpace() error {
 	// The XSAVE buffer carries XCR0 and, by its size, which offsets the CPU
 	// uses (AMD leaves out the MPX area).
 	if err := p.loadXsave(t); err == nil && t.xsaveN >= regs.XCR0Offset+8 {
-		p.layout = regs.AMD64ForXSave(t.xsave[:t.xsaveN])
+		p.cpuLayout = regs.AMD64ForXSave(t.xsave[:t.xsaveN])
 	} else {
+		p.cpuLayout = regs.AMD64(regs.FeatureX87 | regs.FeatureSSE)
+	}
+	p.pickLayout()
+	return nil
+}
+
+// pickLayout chooses the 'g' layout: the CPU's, or for a client that
+// reads no target description gdb's built-in amd64 Linux one (x87 and
+// SSE only), as gdbserver does.
+func (p *Process) pickLayout() {
+	p.layout = p.cpuLayout
+	if p.noXML {
 		p.layout = regs.AMD64(regs.FeatureX87 | regs.FeatureSSE)
 	}
-	return nil
+}
+
+// SetClientXML says whether the client reads target descriptions
+// (qSupported xmlRegisters=).
+func (p *Process) SetClientXML(has bool) {
+	p.tr.do(func() {
+		p.noXML = !has
+		p.pickLayout()
+	})
 }
 
 func le64(b []byte) uint64 {

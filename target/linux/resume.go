@@ -525,7 +525,7 @@ func (p *Process) handleExec(t *thread) target.StopEvent {
 	p.bps.Forget()
 	p.hw.Clear()
 	clear(p.extras)
-	p.modidDesc = 0 // a new dynamic linker
+	p.modidDesc = 0                     // a new dynamic linker
 	leader.debugRegs = regs.DebugRegs{} // exec clears them
 	p.lifted = false
 	p.execPath, _ = os.Readlink(fmt.Sprintf("/proc/%d/exe", p.pid))
