@@ -58,6 +58,9 @@ func (s *Session) features(offered map[string]bool) []string {
 	if _, ok := caps.(target.LibraryLister); ok {
 		f = append(f, "qXfer:libraries-svr4:read+", "augmented-libraries-svr4-read+")
 	}
+	if _, ok := caps.(target.OSDataReader); ok {
+		f = append(f, "qXfer:osdata:read+")
+	}
 	if _, ok := caps.(target.SiginfoAccessor); ok {
 		f = append(f, "qXfer:siginfo:read+", "qXfer:siginfo:write+")
 	}

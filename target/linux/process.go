@@ -239,7 +239,7 @@ func (p *Process) launch(opts LaunchOptions) error {
 		// No Pdeathsig: it fires when the forking *thread* exits, which
 		// the tracer thread does after a detach. PTRACE_O_EXITKILL covers
 		// a server that dies while the program is traced.
-		Sys: &syscall.SysProcAttr{Ptrace: true},
+		Sys: procAttr(files[0]),
 	})
 	if err != nil {
 		return fmt.Errorf("start %s: %w", opts.Path, err)
@@ -670,4 +670,20 @@ func (t *thread) close() {
 		t.statFile.Close()
 		t.statFile = nil
 	}
+}
+
+// procAttr starts the program traced and, as gdbserver does, as the leader
+// of its own process group. When our stdin is the terminal we own, the
+// program's group gets it, so it can read it without SIGTTIN; on a
+// terminal we do not own, it stays in our group.
+func procAttr(stdin *os.File) *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Ptrace: true}
+	pgrp, err := unix.IoctlGetInt(int(stdin.Fd()), unix.TIOCGPGRP)
+	switch {
+	case err != nil: // not a terminal
+		attr.Setpgid = true
+	case pgrp == unix.Getpgrp():
+		attr.Setpgid, attr.Foreground, attr.Ctty = true, true, 0
+	}
+	return attr
 }
