@@ -491,6 +491,10 @@ func (s *Stub) cleanup(t testing.TB) {
 			_ = waitGone(s.PID, 3*time.Second)
 		}
 	}
+	// A gostub built with -race (GOSTUB_TEST_GOSTUB) reports races here.
+	if strings.Contains(s.Output(), "WARNING: DATA RACE") {
+		t.Errorf("%s reported a data race", s.Kind)
+	}
 	if t.Failed() {
 		t.Logf("%s %s (%s), output:\n%s", s.Kind, strings.Join(s.Args, " "), s.exitDesc(), s.Output())
 	}

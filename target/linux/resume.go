@@ -458,6 +458,8 @@ func (p *Process) adoptChild(pid int) (*Process, error) {
 		execPath:    p.execPath,
 		threads:     map[int]*thread{pid: {tid: pid, stopped: true}},
 		layout:      p.layout,
+		cpuLayout:   p.cpuLayout,
+		noXML:       p.noXML,
 		bps:         p.bps.Clone(),
 		hw:          breakpoints.NewHW(), // debug registers are not inherited
 		extras:      map[pointKey]breakpoints.PointExtras{},
