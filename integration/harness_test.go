@@ -52,6 +52,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gostub/gostub/dwarf"
 )
 
 // StubKind names a stub implementation under test.
@@ -707,25 +709,23 @@ func elfSection(t testing.TB, path, name string) (uint64, []byte) {
 	return sec.Addr, data
 }
 
-// elfSymbol returns the value (address) of a symbol of an ELF file.
+// elfSymbol returns the address of a function (its entry) or global
+// variable of an ELF file, found through package dwarf.
 func elfSymbol(t testing.TB, path, name string) uint64 {
 	t.Helper()
-	f, err := elf.Open(path)
+	o, err := dwarf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	syms, err := f.Symbols()
+	defer o.Close()
+	if entry, _, err := o.FunctionEntry(name); err == nil {
+		return entry
+	}
+	addr, _, err := o.Global(name)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: no symbol %s: %v", path, name, err)
 	}
-	for _, s := range syms {
-		if s.Name == name {
-			return s.Value
-		}
-	}
-	t.Fatalf("%s: no symbol %s", path, name)
-	return 0
+	return addr
 }
 
 // ---------------------------------------------------------------------------

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/gostub/gostub/dwarf"
 )
 
 // modulePath is the module whose cmd/gostub is built when -gostub is empty.
@@ -20,16 +21,19 @@ const modulePath = "github.com/gostub/gostub"
 type program struct {
 	name string
 	path string
-	syms map[string]uint64 // function and object symbols from .symtab
+	obj  *dwarf.Object // its symbols and debug info
 }
 
-// sym returns the address of a symbol, or an error naming the program.
+// sym returns the address of a function (its entry) or of a global
+// variable, or an error naming the program.
 func (p *program) sym(name string) (uint64, error) {
-	a, ok := p.syms[name]
-	if !ok || a == 0 {
-		return 0, fmt.Errorf("%s: no symbol %s", p.path, name)
+	if entry, _, err := p.obj.FunctionEntry(name); err == nil && entry != 0 {
+		return entry, nil
 	}
-	return a, nil
+	if addr, _, err := p.obj.Global(name); err == nil && addr != 0 {
+		return addr, nil
+	}
+	return 0, fmt.Errorf("%s: no symbol %s", p.path, name)
 }
 
 // cflags are the compiler flags of every benchmark program: non-PIE so the
@@ -89,7 +93,7 @@ func sourceDir(dir string) (string, error) {
 
 // buildProgram compiles srcDir/name.c with gcc into a cache directory under
 // os.TempDir() keyed by the hash of the source and flags, so repeated runs
-// reuse the binary, and reads its symbols.
+// reuse the binary, and opens it with package dwarf for its addresses.
 func buildProgram(srcDir, name string) (*program, error) {
 	src := filepath.Join(srcDir, name+".c")
 	code, err := os.ReadFile(src)
@@ -119,32 +123,11 @@ func buildProgram(srcDir, name string) (*program, error) {
 			return nil, err
 		}
 	}
-	syms, err := readSymbols(bin)
+	obj, err := dwarf.Open(bin)
 	if err != nil {
 		return nil, err
 	}
-	return &program{name: name, path: bin, syms: syms}, nil
-}
-
-// readSymbols returns the values of the symbols of an ELF file (what nm
-// prints).
-func readSymbols(path string) (map[string]uint64, error) {
-	f, err := elf.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	m := make(map[string]uint64, len(syms))
-	for _, s := range syms {
-		if s.Name != "" && s.Value != 0 {
-			m[s.Name] = s.Value
-		}
-	}
-	return m, nil
+	return &program{name: name, path: bin, obj: obj}, nil
 }
 
 // buildGostub builds the module's cmd/gostub into dir and returns the

@@ -21,8 +21,6 @@ package main
 //	          x86 reports a watchpoint after the write, so gdb does not step.
 
 import (
-	"debug/dwarf"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -30,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gostub/gostub/dwarf"
 	"github.com/gostub/gostub/rsp/rspclient"
 )
 
@@ -242,58 +241,42 @@ func readU64(s *session, addr uint64) (uint64, error) {
 // next1000
 
 // lineRange returns the address range [start, end) of the source line marked
-// "@mark:<mark>" in the program: start is its first line-table row, end the
-// first row after it for another line, which is where gdb's range step over
-// the line ends.
+// "@mark:<mark>" in the program: start is the line's lowest breakpoint
+// address, end the end of the line-table rows for that line that follow it,
+// which is where gdb's range step over the line ends.
 func lineRange(path, mark string) (start, end uint64, err error) {
-	f, err := elf.Open(path)
+	o, err := dwarf.Open(path)
 	if err != nil {
 		return 0, 0, err
 	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %v", path, err)
-	}
-	r := d.Reader()
-	for {
-		cu, err := r.Next()
-		if err != nil || cu == nil {
-			break
-		}
-		if cu.Tag != dwarf.TagCompileUnit {
-			r.SkipChildren()
+	defer o.Close()
+	for _, file := range o.SourceFiles() {
+		line := markedLine(file, mark)
+		if line == 0 {
 			continue
 		}
-		lr, err := d.LineReader(cu)
-		if err != nil || lr == nil {
-			r.SkipChildren()
+		pcs, err := o.LineToPCs(file, line)
+		if err != nil || len(pcs) == 0 {
 			continue
 		}
-		var line int
-		var file string
-		var e dwarf.LineEntry
-		for lr.Next(&e) == nil {
-			if e.File == nil || e.EndSequence {
-				continue
-			}
-			if file != e.File.Name {
-				file, line = e.File.Name, markedLine(e.File.Name, mark)
-			}
-			if line == 0 {
-				continue
-			}
-			switch {
-			case start == 0 && e.Line == line:
-				start = e.Address
-			case start != 0 && e.Line != line && e.Address > start:
-				return start, e.Address, nil
-			}
+		start = pcs[0]
+		f, l, _, e, err := o.LineRange(start)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: @mark:%s line: %v", path, mark, err)
 		}
-		r.SkipChildren()
-	}
-	if start != 0 {
-		return 0, 0, fmt.Errorf("%s: no line-table row after the @mark:%s line", path, mark)
+		// Extend over the following rows of the same line (gdb keeps
+		// range-stepping through them).
+		for {
+			f2, l2, s2, e2, err := o.LineRange(e)
+			if err != nil || f2 != f || l2 != l || s2 != e || e2 <= e {
+				break
+			}
+			e = e2
+		}
+		if l != line {
+			return 0, 0, fmt.Errorf("%s: no line-table row for the @mark:%s line %s:%d", path, mark, file, line)
+		}
+		return start, e, nil
 	}
 	return 0, 0, fmt.Errorf("%s: no line-table row for a line with @mark:%s", path, mark)
 }
