@@ -112,24 +112,37 @@ func (s *Session) vCont(pkt []byte) {
 		s.vContNonStop(acts)
 		return
 	}
-	// Each thread takes the leftmost action that names it.
+	// Each thread, of every process, takes the leftmost action that names
+	// it; the processes with a running thread run together.
 	var actions []target.Action
-	for _, t := range s.proc.Threads() {
-		for _, a := range acts {
-			if !a.all && !a.sel.Matches(t) {
-				continue
+	var involved []target.Process
+	for _, p := range s.sortedProcesses() {
+		n := len(actions)
+		for _, t := range p.Threads() {
+			for _, a := range acts {
+				if !a.all && !a.sel.Matches(t) {
+					continue
+				}
+				act, ok := s.toAction(t, a.kind, a.signal)
+				if !ok {
+					s.replyString("E01")
+					return
+				}
+				act.RangeStart, act.RangeEnd = a.start, a.end
+				actions = append(actions, act)
+				break
 			}
-			act, ok := s.toAction(t, a.kind, a.signal)
-			if !ok {
-				s.replyString("E01")
-				return
-			}
-			act.RangeStart, act.RangeEnd = a.start, a.end
-			actions = append(actions, act)
-			break
+		}
+		if len(actions) > n {
+			involved = append(involved, p)
 		}
 	}
-	s.resume(actions)
+	if len(involved) == 0 {
+		s.replyString("E01")
+		return
+	}
+	s.proc = involved[0]
+	s.resume(actions, involved[1:])
 }
 
 func (s *Session) toAction(t target.ThreadID, kind target.ActionKind, gdbSig int) (target.Action, bool) {
@@ -180,19 +193,23 @@ func (s *Session) legacyResume(pkt []byte) {
 			actions = append(actions, target.Action{Thread: t, Kind: target.ActionContinue})
 		}
 	}
-	s.resume(actions)
+	s.resume(actions, nil)
 }
 
 // resume runs the process until it stops and replies with the stop. It
 // runs on the session goroutine (the tracer thread, for a direct tracer);
 // meanwhile the reader goroutine turns the client's Ctrl-C (or its
 // disappearance) into an Interrupt.
-func (s *Session) resume(actions []target.Action) {
+func (s *Session) resume(actions []target.Action, others []target.Process) {
 	if len(actions) == 0 {
 		s.replyString("E01")
 		return
 	}
 	proc := s.proc
+	run := proc.Resume
+	if gr, ok := proc.(target.GroupResumer); ok && len(others) > 0 {
+		run = func(a []target.Action) (target.StopEvent, error) { return gr.ResumeWith(others, a) }
+	}
 	if w := s.conn.watcher; w != nil && !s.ns.on {
 		// Read on this thread: a Ctrl-C may already wait in the buffer,
 		// and the link watches for the next one while the program runs.
@@ -200,7 +217,7 @@ func (s *Session) resume(actions []target.Action) {
 			proc.Interrupt()
 		}
 		stop := w.Watch(proc.Interrupt)
-		ev, err := proc.Resume(actions)
+		ev, err := run(actions)
 		stop()
 		s.finishResume(ev, err)
 		return
@@ -220,7 +237,7 @@ func (s *Session) resume(actions []target.Action) {
 			drained = true
 		}
 	}
-	ev, err := proc.Resume(actions)
+	ev, err := run(actions)
 	s.running.Store(nil)
 	s.finishResume(ev, err)
 }
@@ -255,6 +272,9 @@ func (s *Session) noteStop(ev target.StopEvent) {
 	} else {
 		// gdbserver makes the reporting thread the current one.
 		s.gThread = Selector{PID: ev.Thread.PID, TID: ev.Thread.TID}
+		if p := s.procs[ev.Thread.PID]; p != nil {
+			s.proc = p
+		}
 	}
 }
 

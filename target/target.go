@@ -183,6 +183,12 @@ type (
 	XMLChooser interface {
 		SetClientXML(has bool)
 	}
+	// GroupResumer runs several processes at once (gdb's schedule-multiple,
+	// or vCont actions naming several inferiors) and reports the first
+	// event of any, with all of them stopped.
+	GroupResumer interface {
+		ResumeWith(others []Process, actions []Action) (StopEvent, error)
+	}
 	// AuxvReader serves qXfer:auxv:read.
 	AuxvReader interface {
 		Auxv() ([]byte, error)

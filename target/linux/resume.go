@@ -30,22 +30,112 @@ func (p *Process) Resume(actions []target.Action) (ev target.StopEvent, err erro
 }
 
 func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
-	if p.exited {
-		return target.StopEvent{}, target.ErrNoProcess
+	ev, _, err := resumeGroup([]*Process{p}, actions)
+	return ev, err
+}
+
+// ResumeWith runs this process together with others on the same tracer
+// (several inferiors, gdb's schedule-multiple) and returns the first event
+// of any of them, with all of them stopped.
+func (p *Process) ResumeWith(others []target.Process, actions []target.Action) (ev target.StopEvent, err error) {
+	procs := []*Process{p}
+	for _, o := range others {
+		q, ok := o.(*Process)
+		sameThread := ok && (q.tr == p.tr || q.tr.direct && p.tr.direct && q.tr.tid == p.tr.tid)
+		if sameThread && q != p && !q.exited {
+			procs = append(procs, q)
+		}
 	}
-	if p.pendingExit != nil {
-		ev := *p.pendingExit
-		p.pendingExit = nil
-		return p.finishExit(ev), nil
+	if !p.tr.do(func() {
+		var owner *Process
+		ev, owner, err = resumeGroup(procs, actions)
+		if err == nil && ev.Kind == target.StopSignalled && owner != nil {
+			last := ev
+			owner.lastStop = &last
+		}
+	}) {
+		err = target.ErrNoProcess
+	}
+	return
+}
+
+// resumeGroup runs the threads the actions name, in one or several
+// processes, until one event is worth reporting; then every thread of
+// every process is stopped (all-stop).
+func resumeGroup(procs []*Process, actions []target.Action) (target.StopEvent, *Process, error) {
+	byPID := map[int]*Process{}
+	for _, q := range procs {
+		if q.exited {
+			return target.StopEvent{}, nil, target.ErrNoProcess
+		}
+		byPID[q.pid] = q
+		if q.pendingExit != nil {
+			ev := *q.pendingExit
+			q.pendingExit = nil
+			return q.finishExit(ev), q, nil
+		}
+	}
+	own := map[*Process][]target.Action{}
+	for _, a := range actions {
+		q := byPID[a.Thread.PID]
+		if q == nil {
+			q = procs[0]
+		}
+		if q.threads[a.Thread.TID] == nil {
+			return target.StopEvent{}, nil, fmt.Errorf("resume thread %d: %w", a.Thread.TID, target.ErrNoThread)
+		}
+		own[q] = append(own[q], a)
 	}
 	// An event already collected for a thread about to run is reported
 	// first, without running anything.
+	for _, q := range procs {
+		if ev, ok := q.takePending(own[q]); ok {
+			return ev, q, nil
+		}
+	}
+	started := false
+	for _, q := range procs {
+		if intrTID := q.start(own[q]); intrTID != 0 {
+			q.beginRun(intrTID)
+			started = true
+		}
+	}
+	if !started {
+		return target.StopEvent{}, nil, errors.New("resume: no thread to run")
+	}
+	ev, owner, err := waitGroup(procs)
+	for _, q := range procs {
+		q.endRun()
+	}
+	if err != nil {
+		return ev, owner, err
+	}
+	switch ev.Kind {
+	case target.StopNoResumed:
+		return ev, owner, nil
+	case target.StopExited, target.StopTerminated:
+		ev = owner.finishExit(ev)
+		for _, q := range procs {
+			if !q.exited {
+				q.stopAll()
+			}
+		}
+		return ev, owner, nil
+	}
+	for _, q := range procs {
+		if !q.exited {
+			q.stopAll()
+		}
+	}
+	return owner.complete(ev), owner, nil
+}
+
+// takePending reports an event collected earlier for a thread the actions
+// would run.
+func (p *Process) takePending(actions []target.Action) (target.StopEvent, bool) {
 	for _, a := range actions {
 		t := p.threads[a.Thread.TID]
-		if t == nil {
-			return target.StopEvent{}, fmt.Errorf("resume thread %d: %w", a.Thread.TID, target.ErrNoThread)
-		}
-		if a.Kind == target.ActionStop || t.pending == nil {
+		if a.Kind == target.ActionStop || t == nil || t.pending == nil {
 			continue
 		}
 		ev := *t.pending
@@ -58,11 +148,15 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 					o.passSig = b.Signal
 				}
 			}
-			return p.complete(ev), nil
+			return p.complete(ev), true
 		}
 	}
+	return target.StopEvent{}, false
+}
 
-	var intrTID int
+// start runs the threads of the actions; it returns the thread an
+// interrupt should go to (the leader if it runs), 0 if none runs.
+func (p *Process) start(actions []target.Action) (intrTID int) {
 	for _, a := range actions {
 		t := p.threads[a.Thread.TID]
 		if a.Kind == target.ActionStop {
@@ -81,11 +175,13 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 			intrTID = t.tid
 		}
 	}
-	if intrTID == 0 {
-		return target.StopEvent{}, errors.New("resume: no thread to run")
-	}
+	return intrTID
+}
 
+// beginRun arms the interrupt hand-over for a running process.
+func (p *Process) beginRun(intrTID int) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.running, p.intrTID, p.intrSent = true, intrTID, false
 	if p.intrEarly {
 		// An interrupt came just before the threads ran: deliver it now.
@@ -94,31 +190,19 @@ func (p *Process) resume(actions []target.Action) (target.StopEvent, error) {
 			p.intrSent = true
 		}
 	}
-	p.mu.Unlock()
+}
 
-	ev, err := p.waitLoop()
-
+// endRun disarms it; a SIGSTOP still on its way is swallowed when it comes.
+func (p *Process) endRun() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.running, p.intrEarly = false, false
 	if p.intrSent {
-		// Our SIGSTOP is still on its way: swallow it when it comes.
 		if t := p.threads[p.intrTID]; t != nil {
 			t.expectStop = true
 		}
 		p.intrSent = false
 	}
-	p.mu.Unlock()
-	if err != nil {
-		return ev, err
-	}
-	switch ev.Kind {
-	case target.StopNoResumed:
-		return ev, nil
-	case target.StopExited, target.StopTerminated:
-		return p.finishExit(ev), nil
-	}
-	p.stopAll()
-	return p.complete(ev), nil
 }
 
 // run resumes one thread the way it was asked to run.
@@ -176,13 +260,23 @@ func (p *Process) Interrupt() {
 	p.intrSent = true
 }
 
-func (p *Process) waitLoop() (target.StopEvent, error) {
-	// Statuses another process's loop collected for our threads come first.
-	for tid, ws := range p.early {
-		if _, ours := p.threads[tid]; ours {
-			delete(p.early, tid)
-			if ev, report := p.handleStatus(tid, ws); report {
-				return ev, nil
+func waitGroup(procs []*Process) (target.StopEvent, *Process, error) {
+	owner := func(tid int) *Process {
+		for _, q := range procs {
+			if q.threads[tid] != nil {
+				return q
+			}
+		}
+		return nil
+	}
+	// Statuses collected earlier (by another process's loop) come first.
+	for _, r := range procs {
+		for tid, ws := range r.early {
+			if q := owner(tid); q != nil {
+				delete(r.early, tid)
+				if ev, report := q.handleStatus(tid, ws); report {
+					return ev, q, nil
+				}
 			}
 		}
 	}
@@ -193,13 +287,32 @@ func (p *Process) waitLoop() (target.StopEvent, error) {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			return target.StopEvent{}, fmt.Errorf("wait: %w", err)
+			return target.StopEvent{}, procs[0], fmt.Errorf("wait: %w", err)
 		}
-		if ev, report := p.handleStatus(wpid, ws); report {
-			return ev, nil
+		q := owner(wpid)
+		if q == nil {
+			// A clone child before its clone event, or a process we
+			// hold but do not run: keep it where its process looks.
+			keep := procs[0]
+			if tgid := tgidOf(wpid); tgid > 0 {
+				for _, r := range procs {
+					if r.pid == tgid {
+						keep = r
+					}
+				}
+			}
+			keep.early[wpid] = ws
+			continue
 		}
-		if !p.anyRunning() {
-			return target.StopEvent{Kind: target.StopNoResumed, Thread: target.ThreadID{PID: p.pid, TID: -1}, Core: -1}, nil
+		if ev, report := q.handleStatus(wpid, ws); report {
+			return ev, q, nil
+		}
+		running := false
+		for _, r := range procs {
+			running = running || r.anyRunning()
+		}
+		if !running {
+			return target.StopEvent{Kind: target.StopNoResumed, Thread: target.ThreadID{PID: q.pid, TID: -1}, Core: -1}, q, nil
 		}
 	}
 }
