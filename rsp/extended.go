@@ -53,9 +53,12 @@ func (s *Session) vRun(pkt []byte) {
 	s.run()
 }
 
-// run starts the program of the settings as one more process: gdb kills
-// the one it replaces itself, and other inferiors live on.
+// run starts the program of the settings in place of the processes we
+// have. (gdbserver keeps them as further inferiors; several inferiors
+// started with vRun are not supported yet, and gdb's multi-inferior flows
+// hang on them, so the new one replaces the old ones.)
 func (s *Session) run() {
+	s.killAll()
 	req := *s.settings()
 	p, err := s.opts.Launch(req)
 	if err != nil {
