@@ -46,7 +46,7 @@ func needTools(t testing.TB, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
+			t.Fatalf("%s not installed: the tests need it (scripts/test.sh installs gdb, gcc, binutils)", tool)
 		}
 	}
 }

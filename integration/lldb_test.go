@@ -6,8 +6,8 @@ package integration
 //
 // GOSTUB_TEST_STUBS selects as for the gdb tests: "gdbserver" means the
 // reference stub, which for LLDB is lldb-server; "gostub" runs gostub only.
-// Tests that need lldb-16 skip without it; the lldb-server subtests skip
-// when lldb-server-16 is not installed.
+// Tests fail when lldb-16 or lldb-server-16 is missing (CI installs both);
+// only GOSTUB_TEST_STUBS narrows which stubs run.
 //
 //	runLLDB(t, stub, prog, cmds...)   lldb-16 -b: gdb-remote, then cmds
 //	startLLDBPipe(t, prog)            lldb-16 driven over stdin (async: process interrupt)
@@ -50,7 +50,7 @@ var (
 func needLLDB(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath(lldbPath); err != nil {
-		t.Skipf("%s not installed", lldbPath)
+		t.Fatalf("%s not installed: the tests need it (scripts/test.sh installs it)", lldbPath)
 	}
 }
 
@@ -102,7 +102,7 @@ func forLLDB(t *testing.T, kinds []string, fn func(t *testing.T, kind string)) {
 					t.Skip("reference stubs not selected (GOSTUB_TEST_STUBS)")
 				}
 				if _, err := exec.LookPath(lldbServerPath); err != nil {
-					t.Skipf("%s not installed", lldbServerPath)
+					t.Fatalf("%s not installed: it comes with lldb-16", lldbServerPath)
 				}
 			case kindGostub:
 				if !stubSelected(KindGostub) {

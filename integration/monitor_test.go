@@ -430,7 +430,7 @@ func TestMonitorHelpAndMaps(t *testing.T) {
 func TestMonitorLLDB(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("lldb-16"); err != nil {
-		t.Skip("no lldb-16")
+		t.Fatal("lldb-16 not installed: the tests need it (scripts/test.sh installs it)")
 	}
 	prog := compileMonitor(t, "deep-pie", "deep", "deep.c")
 	leaf := monitorMark(t, "deep.c", "leaf")
