@@ -322,20 +322,21 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 			b = append(b, "hwbreak:;"...)
 		}
 	case target.ReasonWatch, target.ReasonRWatch, target.ReasonAWatch:
-		name := map[target.StopReason]string{target.ReasonWatch: "watch", target.ReasonRWatch: "rwatch", target.ReasonAWatch: "awatch"}[ev.Reason]
+		name := reasonNames[ev.Reason]
 		b = append(b, name...)
 		b = append(b, ':')
 		b = append(b, []byte(padHex(ev.WatchAddr))...)
 		b = append(b, ';')
 	case target.ReasonFork, target.ReasonVFork:
 		if ev.Child != nil {
-			b = append(b, map[target.StopReason]string{target.ReasonFork: "fork:", target.ReasonVFork: "vfork:"}[ev.Reason]...)
+			b = append(b, reasonNames[ev.Reason]...)
+			b = append(b, ':')
 			b = appendThreadID(b, target.ThreadID{PID: ev.Child.PID(), TID: ev.Child.PID()}, true)
 			b = append(b, ';')
 		}
 	case target.ReasonSyscallEntry, target.ReasonSyscallReturn:
-		b = append(b, map[target.StopReason]string{target.ReasonSyscallEntry: "syscall_entry:",
-			target.ReasonSyscallReturn: "syscall_return:"}[ev.Reason]...)
+		b = append(b, reasonNames[ev.Reason]...)
+		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(ev.Syscall), 16)
 		b = append(b, ';')
 	case target.ReasonVForkDone:
@@ -384,4 +385,11 @@ func padHex(v uint64) string {
 		s = "0" + s
 	}
 	return s
+}
+
+// reasonNames are the stop-reply keys of the stop reasons that have one.
+var reasonNames = map[target.StopReason]string{
+	target.ReasonWatch: "watch", target.ReasonRWatch: "rwatch", target.ReasonAWatch: "awatch",
+	target.ReasonFork: "fork", target.ReasonVFork: "vfork",
+	target.ReasonSyscallEntry: "syscall_entry", target.ReasonSyscallReturn: "syscall_return",
 }
