@@ -122,6 +122,10 @@ func (p *Process) removeAllPoints() error {
 		p.hw.Clear()
 		p.applyDebugRegs()
 	}
+	if p.sharedMem {
+		// A vfork child before exec: the traps are its parent's.
+		return nil
+	}
 	return p.bps.RemoveAll(p.mem)
 }
 

@@ -103,6 +103,7 @@ type Process struct {
 	early map[int]unix.WaitStatus
 
 	reportFork, reportVFork bool
+	sharedMem               bool // a vfork child that has not exec'd: its parent's memory
 	released                bool // our claim on the tracer was given back
 
 	lastStop *target.StopEvent // the last stop reported by Resume

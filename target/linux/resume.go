@@ -496,7 +496,7 @@ func (p *Process) handleExtended(t *thread, cause int) (target.StopEvent, bool) 
 		}
 		vfork := cause == unix.PTRACE_EVENT_VFORK
 		if (!vfork && p.reportFork) || (vfork && p.reportVFork) {
-			child, err := p.adoptChild(int(msg))
+			child, err := p.adoptChild(int(msg), vfork)
 			if err == nil {
 				ev := signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.SIGTRAP)
 				ev.Reason, ev.Child = target.ReasonFork, child
@@ -561,7 +561,7 @@ func (p *Process) waitChildStop(child int) error {
 // adoptChild keeps a forked child traced and stopped, as a Process of its
 // own on the same tracer thread, with a copy of the parent's breakpoints
 // (its memory has the same traps).
-func (p *Process) adoptChild(pid int) (*Process, error) {
+func (p *Process) adoptChild(pid int, vfork bool) (*Process, error) {
 	if err := p.waitChildStop(pid); err != nil {
 		return nil, fmt.Errorf("wait for forked child %d: %w", pid, err)
 	}
@@ -574,6 +574,7 @@ func (p *Process) adoptChild(pid int) (*Process, error) {
 		cpuLayout:   p.cpuLayout,
 		noXML:       p.noXML,
 		bps:         p.bps.Clone(),
+		sharedMem:   vfork,
 		hw:          breakpoints.NewHW(), // debug registers are not inherited
 		extras:      map[pointKey]breakpoints.PointExtras{},
 		tsv:         map[int]int64{},
@@ -588,6 +589,11 @@ func (p *Process) adoptChild(pid int) (*Process, error) {
 		return nil, err
 	}
 	c.mem = m
+	if vfork {
+		// A vfork child runs in its parent's memory until it execs: one
+		// set of traps, so one table.
+		c.bps = p.bps
+	}
 	p.tr.users.Add(1)
 	return c, nil
 }
@@ -637,6 +643,11 @@ func (p *Process) handleExec(t *thread) target.StopEvent {
 	leader.close() // its tid may have changed
 	p.threads = map[int]*thread{p.pid: leader}
 	p.mu.Unlock()
+	if p.sharedMem {
+		// A vfork child leaves its parent's memory: its traps stay the
+		// parent's.
+		p.bps, p.sharedMem = breakpoints.NewSoftware(), false
+	}
 	p.bps.Forget()
 	p.hw.Clear()
 	clear(p.extras)
