@@ -14,6 +14,8 @@ import (
 const (
 	gprRIP = 16 * 8
 	gprRSP = 19 * 8
+	// orig_rax: the system call number, kept through the call.
+	gprOrigRAX = 15 * 8
 )
 
 // xsaveMax bounds the NT_X86_XSTATE buffer; the kernel fills what the CPU has.

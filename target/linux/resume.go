@@ -781,10 +781,16 @@ func (p *Process) CatchSyscalls(on bool, nums []int) {
 // handleSyscallStop reports a caught system call's entry or return.
 func (p *Process) handleSyscallStop(t *thread) (target.StopEvent, bool) {
 	entry, nr, ok := syscallStop(t.tid)
+	if ok && !entry {
+		// The exit stop does not say which call; orig_rax does (the
+		// entry may predate the catching, e.g. a vfork in progress).
+		nr = t.syscall
+		if p.loadGPR(t) == nil {
+			nr = int(int64(le64(t.gpr[gprOrigRAX:])))
+		}
+	}
 	if ok && entry {
 		t.syscall = nr
-	} else if ok {
-		nr = t.syscall
 	}
 	if !ok || !p.catching || (p.catchSet != nil && !p.catchSet[nr]) {
 		p.rerun(t, 0)
