@@ -1,6 +1,8 @@
 package rsp
 
 import (
+	log "github.com/sirupsen/logrus"
+
 	"github.com/gostub/gostub/target"
 )
 
@@ -200,4 +202,24 @@ func (s *Session) interruptNonStop() {
 			return
 		}
 	}
+}
+
+// discardQueued drops the stops of a detached process that the client has
+// not been told about; a fork child such a stop announced is detached too,
+// as the client will never know it (gdbserver does the same).
+func (s *Session) discardQueued(pid int) {
+	var keep []target.StopEvent
+	for i, ev := range s.ns.queue {
+		if i == 0 || ev.Thread.PID != pid {
+			keep = append(keep, ev)
+			continue
+		}
+		if c := ev.Child; c != nil && s.procs[c.PID()] == c {
+			if err := c.Detach(); err != nil {
+				log.WithError(err).Warn("detach a fork child nobody heard of")
+			}
+			s.drop(c)
+		}
+	}
+	s.ns.queue = keep
 }

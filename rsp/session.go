@@ -633,6 +633,7 @@ func (s *Session) detach(pkt []byte) {
 		return
 	}
 	s.drop(p)
+	s.discardQueued(p.PID())
 	s.replyString("OK")
 	if !s.extended && len(s.procs) == 0 {
 		s.finish(EndDetached)

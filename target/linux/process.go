@@ -539,6 +539,25 @@ func (p *Process) Detach() error {
 }
 
 func (p *Process) detachAll() error {
+	// Non-stop leaves threads running; only a stopped tracee detaches.
+	for _, t := range p.threads {
+		if !t.stopped {
+			p.stopAll()
+			break
+		}
+	}
+	// Fork children announced by events the client never took are ours
+	// to let go as well.
+	p.mu.Lock()
+	evs := p.events
+	p.events = nil
+	p.mu.Unlock()
+	for _, ev := range append(evs, p.pendingEvents()...) {
+		if c, ok := ev.Child.(*Process); ok && !c.exited {
+			c.detachAll()
+			c.release()
+		}
+	}
 	first := p.removeAllPoints()
 	for tid, t := range p.threads {
 		sig := 0
@@ -687,4 +706,15 @@ func procAttr(stdin *os.File) *syscall.SysProcAttr {
 		attr.Setpgid, attr.Foreground, attr.Ctty = true, true, 0
 	}
 	return attr
+}
+
+// pendingEvents lists the events kept on threads for a later report.
+func (p *Process) pendingEvents() []target.StopEvent {
+	var out []target.StopEvent
+	for _, t := range p.threads {
+		if t.pending != nil {
+			out = append(out, *t.pending)
+		}
+	}
+	return out
 }
