@@ -471,7 +471,7 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 			return ev, true
 		}
 	}
-	if !t.step {
+	if !t.step && log.IsLevelEnabled(log.DebugLevel) {
 		gprFlags := le64(t.gpr[18*8:])
 		log.WithFields(log.Fields{"tid": t.tid, "code": si.Code, "pc": fmt.Sprintf("%#x", pc), "flags": fmt.Sprintf("%#x", gprFlags), "inserted": p.bps.Inserted(pc - 1)}).Debug("SIGTRAP that is neither a breakpoint nor a step")
 	}
