@@ -226,11 +226,21 @@ var (
 // -> .../loop) so gdb's output does not depend on the hash.
 func compile(t testing.TB, src string, flags ...string) string {
 	t.Helper()
-	source, err := os.ReadFile(filepath.Join(moduleRoot, "testdata", src))
+	return compileIn(t, "", src, flags...)
+}
+
+// compileIn builds testdata/<sub>/<src> with gcc -g -O0 <flags>, run in that
+// directory so gdb names the file "<src>", cached for the run by a hash of
+// the place, the source and the flags.
+func compileIn(t testing.TB, sub, src string, flags ...string) string {
+	t.Helper()
+	dir := filepath.Join(moduleRoot, "testdata", sub)
+	source, err := os.ReadFile(filepath.Join(dir, src))
 	if err != nil {
 		t.Fatalf("compile %s: %v", src, err)
 	}
 	h := sha256.New()
+	fmt.Fprintf(h, "%s/%s\x00", sub, src)
 	h.Write(source)
 	for _, f := range flags {
 		fmt.Fprintf(h, "\x00%s", f)
@@ -246,16 +256,16 @@ func compile(t testing.TB, src string, flags ...string) string {
 	compileMu.Unlock()
 
 	c.once.Do(func() {
-		dir := filepath.Join(workDir, "bin", key)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		outDir := filepath.Join(workDir, "bin", key)
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
 			c.err = err
 			return
 		}
-		out := filepath.Join(dir, strings.TrimSuffix(src, filepath.Ext(src)))
+		out := filepath.Join(outDir, strings.TrimSuffix(src, filepath.Ext(src)))
 		args := append([]string{"-g", "-O0", "-o", out}, flags...)
 		args = append(args, src)
 		cmd := exec.Command("gcc", args...)
-		cmd.Dir = filepath.Join(moduleRoot, "testdata") // gdb then says "loop.c:12"
+		cmd.Dir = dir
 		if b, err := cmd.CombinedOutput(); err != nil {
 			c.err = fmt.Errorf("gcc %s: %v\n%s", strings.Join(args, " "), err, b)
 			return

@@ -18,7 +18,6 @@ package integration
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,48 +40,7 @@ const instubSrc = "instub"
 // the flags, so gdb's output does not depend on the hash.
 func compileInstub(t testing.TB, src string, flags ...string) string {
 	t.Helper()
-	dir := filepath.Join(moduleRoot, "testdata", instubSrc)
-	source, err := os.ReadFile(filepath.Join(dir, src))
-	if err != nil {
-		t.Fatalf("compile %s: %v", src, err)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "instub/%s\x00", src)
-	h.Write(source)
-	for _, f := range flags {
-		fmt.Fprintf(h, "\x00%s", f)
-	}
-	key := "instub-" + hex.EncodeToString(h.Sum(nil))[:16]
-
-	compileMu.Lock()
-	c := compileCache[key]
-	if c == nil {
-		c = &compiled{}
-		compileCache[key] = c
-	}
-	compileMu.Unlock()
-
-	c.once.Do(func() {
-		outDir := filepath.Join(workDir, "bin", key)
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			c.err = err
-			return
-		}
-		out := filepath.Join(outDir, strings.TrimSuffix(src, filepath.Ext(src)))
-		args := append([]string{"-g", "-O0", "-o", out}, flags...)
-		args = append(args, src)
-		cmd := exec.Command("gcc", args...)
-		cmd.Dir = dir
-		if b, err := cmd.CombinedOutput(); err != nil {
-			c.err = fmt.Errorf("gcc %s: %v\n%s", strings.Join(args, " "), err, b)
-			return
-		}
-		c.path = out
-	})
-	if c.err != nil {
-		t.Fatalf("compile %s: %v", src, c.err)
-	}
-	return c.path
+	return compileIn(t, instubSrc, src, flags...)
 }
 
 // instubLine is markLine for testdata/instub/<src>.

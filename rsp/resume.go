@@ -100,15 +100,15 @@ func (s *Session) vCont(pkt []byte) {
 		s.replyString("E01")
 		return
 	}
-	// One process runs at a time: the one the actions name, else the
-	// current one (gdb's schedule-multiple is off by default).
-	for _, a := range acts {
-		if p := s.procs[a.sel.PID]; !a.all && a.sel.PID > 0 && p != nil {
-			s.proc = p
-			break
-		}
-	}
 	if s.ns.on {
+		// Non-stop acts on one process: the one the actions name, else
+		// the current one.
+		for _, a := range acts {
+			if p := s.procs[a.sel.PID]; !a.all && a.sel.PID > 0 && p != nil {
+				s.proc = p
+				break
+			}
+		}
 		s.vContNonStop(acts)
 		return
 	}

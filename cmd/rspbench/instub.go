@@ -183,28 +183,10 @@ func prepareCondBP(s *session) (func() error, float64, error) {
 		return nil, 0, err
 	}
 	z0 := condZ0(hit, condEveryNth(counter, condEvery))
-	rz0 := fmt.Sprintf("z0,%x,1", hit)
-	step := fmt.Sprintf("vCont;s:p%x.%x", s.pid, s.tid)
 	if r, err := s.c.Exchange(z0); err != nil || r != "OK" {
 		return nil, 0, fmt.Errorf("%s answered %q, %v (target-side conditions unsupported?)", z0, r, err)
 	}
-	iter := func() error {
-		if err := s.cont(hit); err != nil {
-			return err
-		}
-		if _, err := s.expect(rz0, "OK"); err != nil {
-			return err
-		}
-		r, err := s.c.Exchange(step)
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(r, "T05") {
-			return fmt.Errorf("%s answered %q, want T05", step, r)
-		}
-		_, err = s.expect(z0, "OK")
-		return err
-	}
+	iter := s.hitCycle(hit, z0)
 	// Check, untimed, that the stub evaluates the condition: two reported
 	// stops are condEvery calls apart, each at a multiple of condEvery.  (The
 	// stop is at bench_hit's first instruction and the step does not reach

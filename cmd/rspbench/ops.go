@@ -115,28 +115,10 @@ var ops = []op{
 				return nil, 0, err
 			}
 			z0 := fmt.Sprintf("Z0,%x,1", hit)
-			rz0 := fmt.Sprintf("z0,%x,1", hit)
-			step := fmt.Sprintf("vCont;s:p%x.%x", s.pid, s.tid)
 			if _, err := s.expect(z0, "OK"); err != nil {
 				return nil, 0, err
 			}
-			return func() error {
-				if err := s.cont(hit); err != nil {
-					return err
-				}
-				if _, err := s.expect(rz0, "OK"); err != nil {
-					return err
-				}
-				r, err := s.c.Exchange(step)
-				if err != nil {
-					return err
-				}
-				if !strings.HasPrefix(r, "T05") {
-					return fmt.Errorf("%s answered %q, want T05", step, r)
-				}
-				_, err = s.expect(z0, "OK")
-				return err
-			}, 1, nil
+			return s.hitCycle(hit, z0), 1, nil
 		},
 	},
 	{
@@ -298,4 +280,29 @@ func opNames() string {
 		names = append(names, o.name)
 	}
 	return strings.Join(names, ",")
+}
+
+// hitCycle is what gdb does per breakpoint hit: continue to the
+// breakpoint at hit, remove it, step off it, put it back with z0 (the Z0
+// packet, conditions included).
+func (s *session) hitCycle(hit uint64, z0 string) func() error {
+	rz0 := fmt.Sprintf("z0,%x,1", hit)
+	step := fmt.Sprintf("vCont;s:p%x.%x", s.pid, s.tid)
+	return func() error {
+		if err := s.cont(hit); err != nil {
+			return err
+		}
+		if _, err := s.expect(rz0, "OK"); err != nil {
+			return err
+		}
+		r, err := s.c.Exchange(step)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(r, "T05") {
+			return fmt.Errorf("%s answered %q, want T05", step, r)
+		}
+		_, err = s.expect(z0, "OK")
+		return err
+	}
 }
