@@ -237,3 +237,35 @@ func (r DebugRegs) Writes() []DebugRegWrite {
 	}
 	return w
 }
+
+// Equivalent reports whether a thread holding r behaves as one holding
+// want: the same DR7 and the same addresses in the enabled slots.
+func (r DebugRegs) Equivalent(want DebugRegs) bool {
+	if r.DR7 != want.DR7 {
+		return false
+	}
+	for i := 0; i < NumDebugAddrRegs; i++ {
+		if want.DR7.Enabled(i) && want.Addr[i] != r.Addr[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// WritesTo lists the POKEUSERs that turn a thread holding r into one
+// equivalent to want, and the state it then holds: nothing when they are
+// equivalent already, only DR7 when the enabled slots of want have their
+// addresses in r (a slot freed or re-armed), else the whole of
+// want.Writes().
+func (r DebugRegs) WritesTo(want DebugRegs) ([]DebugRegWrite, DebugRegs) {
+	if r.Equivalent(want) {
+		return nil, r
+	}
+	for i := 0; i < NumDebugAddrRegs; i++ {
+		if want.DR7.Enabled(i) && want.Addr[i] != r.Addr[i] {
+			return want.Writes(), want
+		}
+	}
+	r.DR7 = want.DR7
+	return []DebugRegWrite{{DebugRegOffset(7), uint64(want.DR7)}}, r
+}

@@ -157,3 +157,34 @@ func TestDebugRegsWrites(t *testing.T) {
 		t.Errorf("Writes = %v, want %v", got, want)
 	}
 }
+
+func TestDebugRegsWritesTo(t *testing.T) {
+	w0, _ := DR7(0).WithSlot(0, DRWrite, 8)
+	w01, _ := w0.WithSlot(1, DRReadWrite, 4)
+	a := DebugRegs{Addr: [4]uint64{0x4000, 0, 0, 0}, DR7: w0}
+	ab := DebugRegs{Addr: [4]uint64{0x4000, 0x5000, 0, 0}, DR7: w01}
+	tests := []struct {
+		name       string
+		from, want DebugRegs
+		writes     []DebugRegWrite
+		after      DebugRegs
+	}{
+		{"same", a, a, nil, a},
+		{"freed slot keeps its address", a, DebugRegs{}, []DebugRegWrite{{904, 0}}, DebugRegs{Addr: a.Addr}},
+		{"re-armed at the old address", DebugRegs{Addr: a.Addr}, a, []DebugRegWrite{{904, uint64(w0)}}, a},
+		{"disabled slot's address ignored", DebugRegs{Addr: [4]uint64{0, 0x9999, 0, 0}}, DebugRegs{}, nil, DebugRegs{Addr: [4]uint64{0, 0x9999, 0, 0}}},
+		{"new address", a, ab, ab.Writes(), ab},
+		{"from nothing", DebugRegs{}, a, a.Writes(), a},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			writes, after := tc.from.WritesTo(tc.want)
+			if !reflect.DeepEqual(writes, tc.writes) || after != tc.after {
+				t.Errorf("WritesTo = %v, %+v; want %v, %+v", writes, after, tc.writes, tc.after)
+			}
+			if !after.Equivalent(tc.want) {
+				t.Errorf("after %+v not equivalent to %+v", after, tc.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package rsp
 import (
 	"bytes"
 	"strconv"
+	"sync"
 
 	log "github.com/sirupsen/logrus"
 
@@ -216,9 +217,28 @@ func (s *Session) resume(actions []target.Action, others []target.Process) {
 		if s.conn.bufferedInterrupt() {
 			proc.Interrupt()
 		}
-		stop := w.Watch(proc.Interrupt)
+		var mu sync.Mutex
+		var stop func()
+		watch := func() {
+			mu.Lock()
+			defer mu.Unlock()
+			stop = w.Watch(proc.Interrupt)
+		}
+		bn, lazy := proc.(target.BlockNotifier)
+		if lazy {
+			bn.OnBlock(watch)
+		} else {
+			watch()
+		}
 		ev, err := run(actions)
-		stop()
+		if lazy {
+			bn.OnBlock(nil)
+		}
+		mu.Lock()
+		if stop != nil {
+			stop()
+		}
+		mu.Unlock()
 		s.finishResume(ev, err)
 		return
 	}

@@ -189,6 +189,14 @@ type (
 	GroupResumer interface {
 		ResumeWith(others []Process, actions []Action) (StopEvent, error)
 	}
+	// BlockNotifier is a process whose Resume can say when it is about to
+	// sleep until the program stops, after polling for a short while: the
+	// client's link need be watched for Ctrl-C only from then on.
+	BlockNotifier interface {
+		// OnBlock sets f, called at most once, on the thread that runs
+		// Resume, before the next Resume first sleeps; nil clears it.
+		OnBlock(f func())
+	}
 	// AuxvReader serves qXfer:auxv:read.
 	AuxvReader interface {
 		Auxv() ([]byte, error)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -23,7 +24,15 @@ type fdLink struct {
 	eof     bool
 
 	cancelR, cancelW int // wakes the watcher when the program stops
+
+	spin bool // poll a socket briefly before sleeping in read
 }
+
+// readSpin is how long Read polls a socket before it blocks. gdb sends its
+// next packet within microseconds of a reply (z, s, Z around a breakpoint;
+// m after a stop), and a thread that is still running picks it up without
+// the wake-up of one asleep.
+const readSpin = 100 * time.Microsecond
 
 // newFDLink takes over the descriptors of conn (or stdin/stdout) in
 // blocking mode. The caller still closes conn.
@@ -50,7 +59,8 @@ func newFDLink(conn net.Conn, rfd, wfd int) (*fdLink, error) {
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
-	return &fdLink{rfd: rfd, wfd: wfd, cancelR: p[0], cancelW: p[1]}, nil
+	// One CPU: polling would only hold back the client.
+	return &fdLink{rfd: rfd, wfd: wfd, cancelR: p[0], cancelW: p[1], spin: conn != nil && runtime.NumCPU() > 1}, nil
 }
 
 func (l *fdLink) Read(b []byte) (int, error) {
@@ -65,6 +75,29 @@ func (l *fdLink) Read(b []byte) (int, error) {
 	l.mu.Unlock()
 	if eof {
 		return 0, io.EOF
+	}
+	if l.spin {
+		var deadline time.Time
+		for i := 0; ; i++ {
+			n, _, err := unix.Recvfrom(l.rfd, b, unix.MSG_DONTWAIT)
+			if err == nil && n == 0 {
+				return 0, io.EOF
+			}
+			if err == nil {
+				return n, nil
+			}
+			if err != unix.EAGAIN && err != unix.EINTR {
+				return 0, err
+			}
+			if i%8 == 0 {
+				now := time.Now()
+				if deadline.IsZero() {
+					deadline = now.Add(readSpin)
+				} else if now.After(deadline) {
+					break
+				}
+			}
+		}
 	}
 	for {
 		n, err := unix.Read(l.rfd, b)
@@ -96,39 +129,18 @@ func (l *fdLink) Write(b []byte) (int, error) {
 }
 
 // Watch polls the link while the program runs; Ctrl-C or the client's
-// going away calls interrupt. What it reads stays for the session.
+// going away calls interrupt. What it reads stays for the session. The
+// session calls it only once the program has run for a while (the target
+// says when it is about to sleep): most resumes, a step or a breakpoint
+// in a loop, end sooner and pay for no goroutine, poll and hand-back.
 func (l *fdLink) Watch(interrupt func()) (stop func()) {
-	// Most resumes (a step, a breakpoint in a loop) end within a
-	// millisecond: the watcher starts only after that, so they pay for a
-	// timer and not for a goroutine, a poll and a hand-back.
-	var mu sync.Mutex
-	var done chan struct{}
-	stopped := false
-	timer := time.AfterFunc(watchDelay, func() {
-		mu.Lock()
-		if stopped {
-			mu.Unlock()
-			return
-		}
-		done = make(chan struct{})
-		mu.Unlock()
-		l.watch(interrupt, done)
-	})
+	done := make(chan struct{})
+	go l.watch(interrupt, done)
 	return func() {
-		timer.Stop()
-		mu.Lock()
-		stopped = true
-		d := done
-		mu.Unlock()
-		if d != nil {
-			unix.Write(l.cancelW, []byte{0})
-			<-d
-		}
+		unix.Write(l.cancelW, []byte{0})
+		<-done
 	}
 }
-
-// watchDelay is how long a resume runs before its Ctrl-C watcher starts.
-const watchDelay = time.Millisecond
 
 func (l *fdLink) watch(interrupt func(), done chan struct{}) {
 	{

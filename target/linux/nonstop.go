@@ -22,6 +22,7 @@ func (p *Process) SetNonStop(on bool) error {
 		p.nonStop = on
 		if on {
 			p.tr.onChild = p.pollNonStop
+			p.tr.notifySIGCHLD()
 			if p.eventsReady == nil {
 				p.eventsReady = make(chan struct{}, 1)
 				if p.tr.direct {

@@ -56,9 +56,9 @@ func (p *Process) InsertBreakpointWith(kind target.BreakpointKind, addr uint64, 
 		case target.BreakSoftware:
 			err = p.bps.Insert(p.mem, addr, breakpoints.OwnerClient)
 		case target.BreakHardware, target.WatchWrite, target.WatchAccess:
-			if err = p.hw.Insert(hwTypes[kind], addr, size); err == nil {
-				p.applyDebugRegs()
-			}
+			// The threads get the slots when they next run (syncDebugRegs):
+			// gdb's z2 and Z2 around a watchpoint hit then cost nothing.
+			err = p.hw.Insert(hwTypes[kind], addr, size)
 		default:
 			err = target.ErrUnsupported
 		}
@@ -94,9 +94,7 @@ func (p *Process) RemoveBreakpoint(kind target.BreakpointKind, addr uint64, size
 		case target.BreakHardware, target.WatchWrite, target.WatchAccess:
 			if !p.hw.Remove(hwTypes[kind], addr, size) {
 				err = target.ErrNotInserted
-				return
 			}
-			p.applyDebugRegs()
 		default:
 			err = target.ErrUnsupported
 		}
@@ -134,8 +132,8 @@ type pointKey struct {
 	addr uint64
 }
 
-// applyDebugRegs writes the debug registers into every stopped thread; a
-// running one (non-stop) gets them when it next stops.
+// applyDebugRegs writes the debug registers into every stopped thread now
+// (before a detach); a running one (non-stop) gets them when it next stops.
 func (p *Process) applyDebugRegs() {
 	want := p.hw.Registers()
 	for _, t := range p.threads {
@@ -145,11 +143,17 @@ func (p *Process) applyDebugRegs() {
 	}
 }
 
-func (p *Process) installDebugRegs(t *thread, want regs.DebugRegs) {
-	if t.debugRegs == want {
-		return
+// syncDebugRegs brings a stopped thread's debug registers up to date
+// before it runs.
+func (p *Process) syncDebugRegs(t *thread) {
+	if want := p.hw.Registers(); !t.newborn && !t.debugRegs.Equivalent(want) {
+		p.installDebugRegs(t, want)
 	}
-	for _, w := range want.Writes() {
+}
+
+func (p *Process) installDebugRegs(t *thread, want regs.DebugRegs) {
+	writes, after := t.debugRegs.WritesTo(want)
+	for _, w := range writes {
 		if err := ptrace(unix.PTRACE_POKEUSR, t.tid, w.Offset, uintptr(w.Value)); err != nil {
 			if !errors.Is(err, unix.ESRCH) {
 				log.WithError(err).WithField("tid", t.tid).Warn("write debug register")
@@ -157,7 +161,7 @@ func (p *Process) installDebugRegs(t *thread, want regs.DebugRegs) {
 			return
 		}
 	}
-	t.debugRegs = want
+	t.debugRegs = after
 }
 
 // hwHit explains a TRAP_HWBKPT stop from DR6 and clears DR6 (the CPU never
@@ -167,7 +171,9 @@ func (p *Process) hwHit(t *thread) (hit breakpoints.HWHit, ok bool) {
 	if err != nil {
 		return hit, false
 	}
-	ptrace(unix.PTRACE_POKEUSR, t.tid, regs.DebugRegOffset(6), 0)
+	if !kernelResetsDR6 {
+		ptrace(unix.PTRACE_POKEUSR, t.tid, regs.DebugRegOffset(6), 0)
+	}
 	hits := p.hw.Triggered(regs.DR6(dr6))
 	if len(hits) == 0 {
 		return hit, false
@@ -240,12 +246,13 @@ func (p *Process) stepOverBreakpoint(t *thread, addr uint64) error {
 	p.bps.Lift1(p.mem, addr)
 	defer p.bps.Reinsert1(p.mem, addr)
 	t.invalidate()
+	p.syncDebugRegs(t)
 	if err := resumeThread(t.tid, true, 0); err != nil {
 		return fmt.Errorf("step over breakpoint at %#x: %w", addr, err)
 	}
 	for {
 		var ws unix.WaitStatus
-		if _, err := unix.Wait4(t.tid, &ws, unix.WALL, nil); err != nil {
+		if _, err := p.tr.wait4(t.tid, &ws); err != nil {
 			return fmt.Errorf("step over breakpoint at %#x: %w", addr, err)
 		}
 		if ws.Exited() || ws.Signaled() {
@@ -267,4 +274,23 @@ func (p *Process) stepOverBreakpoint(t *thread, addr uint64) error {
 			return err
 		}
 	}
+}
+
+// kernelResetsDR6 is true on kernels that start the DR6 a tracer sees
+// afresh at each debug exception (Linux's virtual_dr6, in every kernel from
+// 6.1 on; it came earlier, but older ones are left to clearing): there the
+// stub need not write 0 into DR6 after every hit.
+var kernelResetsDR6 = kernelAtLeast(6, 1)
+
+// kernelAtLeast compares the running kernel's release with major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var maj, min int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &maj, &min); err != nil {
+		return false
+	}
+	return maj > major || maj == major && min >= minor
 }

@@ -152,9 +152,11 @@ func (t *thread) core(pid int) int {
 		}
 		t.statFile = f
 	}
-	var buf [512]byte
-	n, err := t.statFile.ReadAt(buf[:], 0)
-	if n == 0 && err != nil {
+	// One pread: a stat line is far shorter than the buffer, so there is
+	// no need to read on to EOF as ReadAt would.
+	var buf [1024]byte
+	n, err := unix.Pread(int(t.statFile.Fd()), buf[:], 0)
+	if n <= 0 || err != nil {
 		t.statFile.Close()
 		t.statFile = nil
 		return -1

@@ -213,6 +213,7 @@ func (p *Process) run(t *thread, sig int) error {
 	t.passSig = 0
 	t.invalidate()
 	t.reported = false
+	p.syncDebugRegs(t)
 	if log.IsLevelEnabled(log.TraceLevel) {
 		log.WithFields(log.Fields{"tid": t.tid, "step": t.step, "sig": sig}).Trace("run")
 	}
@@ -282,11 +283,8 @@ func waitGroup(procs []*Process) (target.StopEvent, *Process, error) {
 	}
 	for {
 		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		wpid, err := procs[0].tr.wait4(-1, &ws)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
 			return target.StopEvent{}, procs[0], fmt.Errorf("wait: %w", err)
 		}
 		q := owner(wpid)
@@ -375,7 +373,7 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	if log.IsLevelEnabled(log.TraceLevel) {
 		log.WithFields(log.Fields{"tid": wpid, "status": describeStatus(ws), "stopping": p.stopping}).Trace("stop")
 	}
-	if t.debugRegs != p.hw.Registers() {
+	if !t.debugRegs.Equivalent(p.hw.Registers()) {
 		// New threads start without debug registers; non-stop threads
 		// that ran through a change catch up here.
 		p.installDebugRegs(t, p.hw.Registers())
@@ -454,7 +452,9 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 		ev.Reason = target.ReasonSWBreak
 		return ev, true
 	}
-	if p.hw.Len() > 0 {
+	// Only a debug exception (a hit or a step) sets DR6; after an int3 or
+	// a raised SIGTRAP it still holds an older hit.
+	if p.hw.Len() > 0 && (si.Code == trapHWBkpt || si.Code == trapTrace) {
 		if hit, ok := p.hwHit(t); ok {
 			if hit.Type == breakpoints.HWBreakpoint {
 				if !p.conditionSaysStop(t, pointKey{target.BreakHardware, hit.Addr}) {
@@ -707,11 +707,8 @@ func (p *Process) stopAll() {
 			return
 		}
 		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
+		wpid, err := p.tr.wait4(-1, &ws)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
 			log.WithError(err).Warn("stop all threads")
 			return
 		}

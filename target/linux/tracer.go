@@ -29,6 +29,9 @@ type tracer struct {
 	// (non-stop mode: wait without blocking the thread).
 	onChild func()
 	sigchld chan os.Signal
+	notify  sync.Once // SIGCHLD is asked for only by non-stop mode
+
+	beforeBlock func() // called once before wait4 sleeps (Process.OnBlock)
 
 	work  chan func()
 	quit  chan struct{}
@@ -51,7 +54,6 @@ func RunOnCallingThread() {
 func newTracer() *tracer {
 	t := &tracer{work: make(chan func()), quit: make(chan struct{}), sigchld: make(chan os.Signal, 1)}
 	t.users.Store(1)
-	signal.Notify(t.sigchld, syscall.SIGCHLD)
 	if tid := unix.Gettid(); int64(tid) == directTID.Load() {
 		t.direct, t.tid = true, tid
 		return t
@@ -77,6 +79,13 @@ func (t *tracer) loop() {
 			return
 		}
 	}
+}
+
+// notifySIGCHLD starts delivering SIGCHLD to t.sigchld. All-stop mode
+// waits in wait4 and never asks: a notified SIGCHLD costs every ptrace
+// stop a wake-up of Go's signal goroutine.
+func (t *tracer) notifySIGCHLD() {
+	t.notify.Do(func() { signal.Notify(t.sigchld, syscall.SIGCHLD) })
 }
 
 // do runs f on the tracer thread and waits for it. It reports false, without
