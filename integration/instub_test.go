@@ -733,6 +733,36 @@ func TestInStub(t *testing.T) {
 			compare: true,
 		},
 		{
+			// A conditional breakpoint the stub may keep in a debug
+			// register, then four watchpoints: the client's points get
+			// all four registers and the breakpoint still stops once.
+			name: "condition-target-with-watchpoints", prog: st,
+			cmds: instubCat([]string{fmt.Sprintf("break %d", callBump), "continue", "delete",
+				"set breakpoint condition-evaluation target", "break f if i == 999",
+				"watch gvar", "watch other", "watch haystack[0]", "watch haystack[64]"},
+				instubRepeat("continue", 7), []string{"p i", "info breakpoints", "delete", "continue"}),
+			check: func(t *testing.T, out string, xs []rlExchange, s *Stub) {
+				addr := instubBPAddr(t, out, 2)
+				wantInOrder(t, out, "Hardware watchpoint 3: gvar", "Hardware watchpoint 6: haystack[64]",
+					"Old value = 0", "New value = 1", "Old value = 0", "New value = 1",
+					"Old value = 1", "New value = 3", "Old value = 1", "New value = 2",
+					"Old value = 3", "New value = 6", "Old value = 2", "New value = 3",
+					fmt.Sprintf("Breakpoint 2, f (i=999) at instub.c:%d", fBody), "$1 = 999",
+					instubExitedOK)
+				wantNotContains(t, out, "Could not insert")
+				for _, x := range rlSent(xs, "Z2,") {
+					if x.Reply != "OK" {
+						t.Errorf("%s answered %q, want OK", x.Req, x.Reply)
+					}
+				}
+				if stops := rlStopsAt(xs, addr); len(stops) != 1 {
+					t.Errorf("the stub reported %d stops at f (%#x), want 1: %q", len(stops), addr, stops)
+				}
+				exitsNormally(t, out, s, instubDone)
+			},
+			compare: true,
+		},
+		{
 			// Four debug registers: the fifth watchpoint cannot be inserted
 			// and gdb says so; the others still work.
 			name: "too-many-watchpoints", prog: st,

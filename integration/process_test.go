@@ -309,6 +309,30 @@ func TestForkExec(t *testing.T) {
 		})
 	})
 
+	t.Run("detach-on-fork-off-condition", func(t *testing.T) {
+		t.Parallel()
+		forEachStub(t, func(t *testing.T, kind StubKind) string {
+			// A breakpoint with a condition the stub evaluates: gostub
+			// may hold it in a debug register, which a child does not
+			// inherit, so the child's copy must still stop it (and keep
+			// its condition).
+			out, _ := launchGDB(t, kind, prog, args, prog,
+				"set detach-on-fork off", "set schedule-multiple on",
+				"set breakpoint condition-evaluation target",
+				"break child_marker if x == 21", "continue", "p x", "info inferiors",
+				"continue", "info inferiors")
+			wantInOrder(t, out,
+				"[New inferior 2 (process ",
+				`Thread 2.1 "forkexec" hit Breakpoint 1.2, child_marker (x=21) at forkexec.c:`,
+				"$1 = 21",
+				"* 2    process ",
+				"is executing new program: "+loop,
+				"[Inferior 2 (process ", ") exited with code 0145]")
+			wantProcsGone(t, "child", pidsMatched(out, reNewInferior)...)
+			return normalizeProc(out)
+		})
+	})
+
 	t.Run("catch-fork-exec", func(t *testing.T) {
 		t.Parallel()
 		forEachStub(t, func(t *testing.T, kind StubKind) string {

@@ -21,6 +21,9 @@ func (p *Process) SetNonStop(on bool) error {
 	if !p.tr.do(func() {
 		p.nonStop = on
 		if on {
+			for addr := range p.promoted {
+				p.demote(addr) // running threads would not see a register
+			}
 			p.tr.onChild = p.pollNonStop
 			p.tr.notifySIGCHLD()
 			if p.eventsReady == nil {

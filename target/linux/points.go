@@ -54,11 +54,33 @@ func (p *Process) InsertBreakpointWith(kind target.BreakpointKind, addr uint64, 
 		}
 		switch kind {
 		case target.BreakSoftware:
-			err = p.bps.Insert(p.mem, addr, breakpoints.OwnerClient)
+			conditional := len(px.Conditions)+len(px.Commands) > 0
+			switch {
+			case p.promoted[addr]:
+				if !conditional {
+					// Plain now: back to a trap, which costs no slot.
+					p.demote(addr)
+				}
+			case conditional && p.promote(addr):
+			default:
+				err = p.bps.Insert(p.mem, addr, breakpoints.OwnerClient)
+			}
 		case target.BreakHardware, target.WatchWrite, target.WatchAccess:
 			// The threads get the slots when they next run (syncDebugRegs):
 			// gdb's z2 and Z2 around a watchpoint hit then cost nothing.
+			if kind == target.BreakHardware && p.promoted[addr] {
+				// One slot cannot serve two owners.
+				p.demote(addr)
+			}
 			err = p.hw.Insert(hwTypes[kind], addr, size)
+			for errors.Is(err, breakpoints.ErrHWNoSlots) && len(p.promoted) > 0 {
+				// The client's own hardware points come first.
+				for a := range p.promoted {
+					p.demote(a)
+					break
+				}
+				err = p.hw.Insert(hwTypes[kind], addr, size)
+			}
 		default:
 			err = target.ErrUnsupported
 		}
@@ -87,12 +109,17 @@ func (p *Process) RemoveBreakpoint(kind target.BreakpointKind, addr uint64, size
 		delete(p.extras, pointKey{kind, addr})
 		switch kind {
 		case target.BreakSoftware:
+			if p.promoted[addr] {
+				delete(p.promoted, addr)
+				p.hw.Remove(breakpoints.HWBreakpoint, addr, 1)
+				return
+			}
 			var ok bool
 			if ok, err = p.bps.Remove(p.mem, addr, breakpoints.OwnerClient); err == nil && !ok {
 				err = target.ErrNotInserted
 			}
 		case target.BreakHardware, target.WatchWrite, target.WatchAccess:
-			if !p.hw.Remove(hwTypes[kind], addr, size) {
+			if kind == target.BreakHardware && p.promoted[addr] || !p.hw.Remove(hwTypes[kind], addr, size) {
 				err = target.ErrNotInserted
 			}
 		default:
@@ -116,6 +143,7 @@ func (p *Process) removeAllPoints() error {
 		return nil
 	}
 	clear(p.extras)
+	clear(p.promoted)
 	if p.hw.Len() > 0 {
 		p.hw.Clear()
 		p.applyDebugRegs()
@@ -125,6 +153,50 @@ func (p *Process) removeAllPoints() error {
 		return nil
 	}
 	return p.bps.RemoveAll(p.mem)
+}
+
+// A software breakpoint with a target-side condition is kept in a free
+// debug register when every thread is stopped to receive it (all-stop):
+// a hit whose condition is false then costs one stop, as the kernel lets
+// the thread run on past it (RF), instead of a stop, a lift of the trap, a
+// single step and a re-insert. The client sees a software breakpoint all
+// the same: swbreak: stops, nothing in memory to hide, z0 to remove it.
+
+// promote holds the conditional breakpoint at addr in a debug register if
+// one is free and every thread will get it before it runs again.
+func (p *Process) promote(addr uint64) bool {
+	if p.nonStop || p.sharedMem || p.bps.Inserted(addr) || p.hasHWBreakpoint(addr) {
+		return false
+	}
+	for _, t := range p.threads {
+		if !t.stopped {
+			return false
+		}
+	}
+	if p.hw.Insert(breakpoints.HWBreakpoint, addr, 1) != nil {
+		return false
+	}
+	p.promoted[addr] = true
+	return true
+}
+
+func (p *Process) hasHWBreakpoint(addr uint64) bool {
+	for _, pt := range p.hw.Points() {
+		if pt.Type == breakpoints.HWBreakpoint && pt.Addr == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// demote turns a promoted breakpoint back into a trap in memory, freeing
+// its slot.
+func (p *Process) demote(addr uint64) {
+	delete(p.promoted, addr)
+	p.hw.Remove(breakpoints.HWBreakpoint, addr, 1)
+	if err := p.bps.Insert(p.mem, addr, breakpoints.OwnerClient); err != nil {
+		log.WithError(err).WithField("addr", fmt.Sprintf("%#x", addr)).Warn("breakpoint back into memory")
+	}
 }
 
 type pointKey struct {

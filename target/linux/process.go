@@ -93,6 +93,7 @@ type Process struct {
 	bps       *breakpoints.Software
 	hw        *breakpoints.HW
 	extras    map[pointKey]breakpoints.PointExtras // target-side conditions and commands
+	promoted  map[uint64]bool                      // conditional Z0s held in a debug register
 	tsv       map[int]int64                        // agent trace state variables
 	pass      map[int]bool
 	exited    bool
@@ -168,14 +169,15 @@ func Attach(pid int) (*Process, error) {
 
 func newProcess() *Process {
 	return &Process{
-		tr:      newTracer(),
-		threads: make(map[int]*thread),
-		bps:     breakpoints.NewSoftware(),
-		hw:      breakpoints.NewHW(),
-		extras:  map[pointKey]breakpoints.PointExtras{},
-		tsv:     map[int]int64{},
-		pass:    make(map[int]bool),
-		early:   make(map[int]unix.WaitStatus),
+		tr:       newTracer(),
+		threads:  make(map[int]*thread),
+		bps:      breakpoints.NewSoftware(),
+		hw:       breakpoints.NewHW(),
+		extras:   map[pointKey]breakpoints.PointExtras{},
+		promoted: map[uint64]bool{},
+		tsv:      map[int]int64{},
+		pass:     make(map[int]bool),
+		early:    make(map[int]unix.WaitStatus),
 	}
 }
 

@@ -3,6 +3,7 @@ package linux
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"unsafe"
 
@@ -457,12 +458,17 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 	if p.hw.Len() > 0 && (si.Code == trapHWBkpt || si.Code == trapTrace) {
 		if hit, ok := p.hwHit(t); ok {
 			if hit.Type == breakpoints.HWBreakpoint {
-				if !p.conditionSaysStop(t, pointKey{target.BreakHardware, hit.Addr}) {
-					// The kernel sets RF, so the thread runs on past it.
+				key, reason := pointKey{target.BreakHardware, hit.Addr}, target.ReasonHWBreak
+				if p.promoted[hit.Addr] {
+					key, reason = pointKey{target.BreakSoftware, hit.Addr}, target.ReasonSWBreak
+				}
+				if !p.conditionSaysStop(t, key) {
+					// The kernel sets RF, so the thread runs on past it
+					// (or, held by a stop-all, passes it when it runs).
 					p.rerun(t, 0)
 					return target.StopEvent{}, false
 				}
-				ev.Reason = target.ReasonHWBreak
+				ev.Reason = reason
 				return ev, true
 			}
 			// x86 cannot tell reads from writes: gdbserver says watch for
@@ -475,7 +481,7 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 		gprFlags := le64(t.gpr[18*8:])
 		log.WithFields(log.Fields{"tid": t.tid, "code": si.Code, "pc": fmt.Sprintf("%#x", pc), "flags": fmt.Sprintf("%#x", gprFlags), "inserted": p.bps.Inserted(pc - 1)}).Debug("SIGTRAP that is neither a breakpoint nor a step")
 	}
-	if t.step && t.rangeEnd > t.rangeStart && pc >= t.rangeStart && pc < t.rangeEnd && !p.bps.Inserted(pc) {
+	if t.step && t.rangeEnd > t.rangeStart && pc >= t.rangeStart && pc < t.rangeEnd && !p.bps.Inserted(pc) && !p.promoted[pc] {
 		p.rerun(t, 0)
 		return target.StopEvent{}, false
 	}
@@ -577,6 +583,7 @@ func (p *Process) adoptChild(pid int, vfork bool) (*Process, error) {
 		sharedMem:   vfork,
 		hw:          breakpoints.NewHW(), // debug registers are not inherited
 		extras:      map[pointKey]breakpoints.PointExtras{},
+		promoted:    map[uint64]bool{},
 		tsv:         map[int]int64{},
 		pass:        p.pass,
 		early:       p.early,
@@ -589,10 +596,23 @@ func (p *Process) adoptChild(pid int, vfork bool) (*Process, error) {
 		return nil, err
 	}
 	c.mem = m
+	// Its copies of the breakpoints keep their conditions and commands.
+	maps.Copy(c.extras, p.extras)
 	if vfork {
 		// A vfork child runs in its parent's memory until it execs: one
-		// set of traps, so one table.
+		// set of traps, so one table, which must hold all of them.
+		for addr := range p.promoted {
+			p.demote(addr)
+		}
 		c.bps = p.bps
+	} else {
+		// The client believes the child's memory holds the parent's
+		// breakpoints: give it the ones the parent keeps in registers.
+		for addr := range p.promoted {
+			if err := c.bps.Insert(c.mem, addr, breakpoints.OwnerClient); err != nil {
+				log.WithError(err).WithField("addr", fmt.Sprintf("%#x", addr)).Warn("breakpoint in forked child")
+			}
+		}
 	}
 	p.tr.users.Add(1)
 	return c, nil
@@ -651,6 +671,7 @@ func (p *Process) handleExec(t *thread) target.StopEvent {
 	p.bps.Forget()
 	p.hw.Clear()
 	clear(p.extras)
+	clear(p.promoted)
 	p.modidDesc = 0                     // a new dynamic linker
 	leader.debugRegs = regs.DebugRegs{} // exec clears them
 	p.lifted = false
@@ -672,7 +693,7 @@ func (p *Process) stillReportable(t *thread, ev target.StopEvent) bool {
 		return true
 	}
 	pc, err := p.pc(t)
-	return err == nil && p.bps.Inserted(pc)
+	return err == nil && (p.bps.Inserted(pc) || p.promoted[pc])
 }
 
 // stopAll brings every thread to a stop (all-stop), keeping any event met on
