@@ -599,6 +599,27 @@ func TestInStub(t *testing.T) {
 			compare: true,
 		},
 		{
+			// Range steps that leave their line by a call (step into bump,
+			// next over peek), by a return (the end of bump) and by the
+			// loop's branch: the stub stops the thread where it leaves, as
+			// gdbserver's stepping does, whatever way it runs inside.
+			name: "step-next-calls", prog: st,
+			cmds: instubCat([]string{fmt.Sprintf("break %d", callBump), "continue", "step", "bt 1"},
+				instubRepeat("next", 5), []string{"bt 1", "step", "bt 1", "p gvar", "p other"}),
+			check: func(t *testing.T, out string, xs []rlExchange, s *Stub) {
+				wantInOrder(t, out, fmt.Sprintf("bump (i=1) at instub.c:%d", bumpLine),
+					"#0  bump (i=1)",
+					fmt.Sprintf("main () at instub.c:%d", callBump),
+					"#0  main () at instub.c:",
+					fmt.Sprintf("bump (i=2) at instub.c:%d", bumpLine),
+					"#0  bump (i=2)", "$1 = 1", "$2 = 1")
+				if rs := rlSent(xs, "vCont;r"); len(rs) == 0 {
+					t.Errorf("gdb never range-stepped")
+				}
+			},
+			compare: true,
+		},
+		{
 			// The same without range stepping: one vCont;s per instruction.
 			name: "next-no-rangestep", prog: st,
 			cmds: []string{fmt.Sprintf("break %d", loop1000), "continue", "set range-stepping off", "next", "p sum", "p i"},

@@ -43,6 +43,11 @@ type thread struct {
 	// how it was last resumed
 	step                 bool
 	rangeStart, rangeEnd uint64
+	// Range stepping with exit breakpoints (rangestep.go): the debug
+	// register slots armed for this run, those armed for the run that
+	// just stopped, and whether the next run must be one single step.
+	rangeArmed, rangeHit uint8
+	rangeStepOnce        bool
 	// passSig is a pass-through signal met while stopping all threads,
 	// delivered when the thread next runs.
 	passSig int

@@ -215,10 +215,12 @@ func (p *Process) run(t *thread, sig int) error {
 	t.invalidate()
 	t.reported = false
 	p.syncDebugRegs(t)
+	step := p.runHow(t, sig)
 	if log.IsLevelEnabled(log.TraceLevel) {
-		log.WithFields(log.Fields{"tid": t.tid, "step": t.step, "sig": sig}).Trace("run")
+		log.WithFields(log.Fields{"tid": t.tid, "step": step, "range": t.rangeArmed != 0, "sig": sig}).Trace("run")
 	}
-	if err := resumeThreadHow(t.tid, t.step, p.catching, sig); err != nil {
+	if err := resumeThreadHow(t.tid, step, p.catching, sig); err != nil {
+		t.rangeArmed = 0
 		return fmt.Errorf("resume thread %d: %w", t.tid, err)
 	}
 	t.stopped = false
@@ -371,6 +373,7 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	}
 	t.stopped = true
 	t.invalidate()
+	t.rangeHit, t.rangeArmed = t.rangeArmed, 0
 	if log.IsLevelEnabled(log.TraceLevel) {
 		log.WithFields(log.Fields{"tid": wpid, "status": describeStatus(ws), "stopping": p.stopping}).Trace("stop")
 	}
@@ -452,6 +455,13 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 		}
 		ev.Reason = target.ReasonSWBreak
 		return ev, true
+	}
+	if report, ok := p.rangeExitHit(t, si, pc); ok {
+		if !report {
+			p.rerun(t, 0) // one step over the instruction, then on
+			return target.StopEvent{}, false
+		}
+		return ev, true // out of the range: the step is over
 	}
 	// Only a debug exception (a hit or a step) sets DR6; after an int3 or
 	// a raised SIGTRAP it still holds an older hit.
