@@ -262,6 +262,27 @@ func TestForkExec(t *testing.T) {
 		})
 	})
 
+	t.Run("follow-child-hbreak", func(t *testing.T) {
+		t.Parallel()
+		forEachStub(t, func(t *testing.T, kind StubKind) string {
+			// A hardware breakpoint on what the parent calls after the
+			// fork: when gdb follows the child and lets the parent go, the
+			// parent's debug registers must be cleared, or it dies of
+			// SIGTRAP in waitpid.
+			out, s := launchGDB(t, kind, prog, args, prog,
+				"break main", "continue", "set follow-fork-mode child", "hbreak waitpid",
+				"break child_marker", "continue", "info inferiors", "delete", "continue")
+			wantInOrder(t, out,
+				"Hardware assisted breakpoint 2 at ",
+				fmt.Sprintf("[Inferior 1 (process %d) detached]", s.PID),
+				`Thread 2.1 "forkexec" hit Breakpoint 3, child_marker (x=21) at forkexec.c:`,
+				"[Inferior 2 (process ", ") exited with code 0145]")
+			wantProgramOutput(t, s, 5*time.Second, "forkexec: child ", " exited status=101")
+			wantProcsGone(t, "child", pidsMatched(out, reNewInferior)...)
+			return normalizeProc(out)
+		})
+	})
+
 	t.Run("follow-parent", func(t *testing.T) {
 		t.Parallel()
 		forEachStub(t, func(t *testing.T, kind StubKind) string {

@@ -144,10 +144,10 @@ func (p *Process) removeAllPoints() error {
 	}
 	clear(p.extras)
 	clear(p.promoted)
-	if p.hw.Len() > 0 {
-		p.hw.Clear()
-		p.applyDebugRegs()
-	}
+	// Also after the client's own z packets: those only change the book,
+	// and these threads may never run under us again.
+	p.hw.Clear()
+	p.applyDebugRegs()
 	if p.sharedMem {
 		// A vfork child before exec: the traps are its parent's.
 		return nil
