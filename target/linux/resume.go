@@ -417,7 +417,10 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	case sig == unix.SIGTRAP:
 		return p.handleTrap(t)
 	}
-	if p.pass[int(sig)] {
+	if p.pass[int(sig)] && !t.step {
+		// A stepping thread reports even a passed signal, as gdbserver
+		// does: gdb then steps over the handler (step-resume breakpoint)
+		// instead of seeing the step land on its first line.
 		p.rerun(t, int(sig))
 		return target.StopEvent{}, false
 	}
