@@ -571,12 +571,24 @@ func (s *Session) qfThreadInfo(_ []byte) {
 	s.reply(out)
 }
 
-func (s *Session) qAttached(_ []byte) {
-	if s.proc == nil {
+// qAttached[:PID] tells whether we attached to the process (gdb detaches
+// it on quit) or started it (gdb kills it); with several inferiors gdb
+// asks about each.
+func (s *Session) qAttached(pkt []byte) {
+	p := s.proc
+	if rest, ok := bytes.CutPrefix(pkt, []byte("qAttached:")); ok {
+		pid, err := parseHexInt(rest)
+		if err != nil {
+			s.replyString("E01")
+			return
+		}
+		p = s.byPID(pid)
+	}
+	if p == nil {
 		s.replyString("E01")
 		return
 	}
-	if s.proc.Attached() {
+	if p.Attached() {
 		s.replyString("1")
 	} else {
 		s.replyString("0")

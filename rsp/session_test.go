@@ -1390,14 +1390,22 @@ func TestVRunKeepsOtherProcesses(t *testing.T) {
 			if !tc.keep {
 				return
 			}
+			if r := d.one(t, "vAttach;700"); r != "T00thread:p700.700;" {
+				t.Fatalf("vAttach beside two launched processes = %q", r)
+			}
+			for pkt, want := range map[string]string{"qAttached:600": "0", "qAttached:700": "1", "qAttached:701": "E01"} {
+				if r := d.one(t, pkt); r != want {
+					t.Errorf("%s = %q, want %q", pkt, r, want)
+				}
+			}
 			if r := d.one(t, "qfThreadInfo"); !strings.Contains(r, "p600.600") || !strings.Contains(r, "p601.601") {
 				t.Errorf("qfThreadInfo = %q, want the threads of both processes", r)
 			}
 			if r := d.one(t, "vKill;601"); r != "OK" || !second.killed || first.killed {
 				t.Errorf("vKill;601 = %q: first killed %v, second killed %v", r, first.killed, second.killed)
 			}
-			if d.sess.Process() != first {
-				t.Errorf("after vKill the remaining process is not current")
+			if cur := d.sess.Process(); cur == nil || cur == second || len(d.sess.Processes()) != 2 {
+				t.Errorf("after vKill: current %v, %d processes, want the two others", cur, len(d.sess.Processes()))
 			}
 			if r := d.one(t, "Hgp600.600"); r != "OK" {
 				t.Errorf("Hg of the remaining process = %q", r)
