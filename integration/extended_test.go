@@ -164,3 +164,53 @@ func TestExtendedRemote(t *testing.T) {
 		})
 	})
 }
+
+// Several inferiors over one extended-remote connection: gdb's
+// add-inferior, then run in each. A run adds a process and the others live
+// on; killing one leaves the other, which runs on to its own exit code.
+// gdb's multi-inferior tests use all-stop on top of non-stop
+// (target-non-stop on), where one process's wait may reap another's
+// events, so both modes are covered.
+func TestExtendedTwoInferiors(t *testing.T) {
+	t.Parallel()
+	prog := compile(t, "exitcode.c")
+	for _, tc := range []struct {
+		name  string
+		setup string // before connecting
+	}{
+		{"all-stop", "maint set target-non-stop off"},
+		{"target-non-stop", "maint set target-non-stop on"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			forEachStub(t, func(t *testing.T, kind StubKind) string {
+				s := startMulti(t, kind)
+				out := runGDBArgs(t, s.Kind, gdbBatchArgs(tc.setup, prog,
+					"target extended-remote "+s.Addr,
+					"set remote exec-file "+prog, "break finish_with", "run 3",
+					"add-inferior", "inferior 2", "file "+prog, "set remote exec-file "+prog, "run 5",
+					"info inferiors",
+					"kill", // inferior 2
+					"info inferiors",
+					"inferior 1", "delete", "continue",
+					"inferior 2", "run 6",
+					"info inferiors", "monitor exit"))
+				wantNotContains(t, out, gdbTrouble...)
+				if st := s.WaitExit(t, stubExitTimeout); st != nil && !st.Success() {
+					t.Errorf("%s after `monitor exit`: %v, want exit status 0", s.Kind, st)
+				}
+				wantInOrder(t, out,
+					"Breakpoint 1, finish_with (code=3) at exitcode.c:",
+					"Added inferior 2",
+					" hit Breakpoint 1.2, finish_with (code=5) at exitcode.c:",
+					"  1    process ", "* 2    process ",
+					"[Inferior 2 (process ", ") killed]",
+					"  1    process ", "* 2    <null> ",
+					"[Inferior 1 (process ", ") exited with code 03]",
+					"[Inferior 2 (process ", ") exited with code 06]",
+					"  1    <null> ", "* 2    <null> ")
+				return normalizeProc(out)
+			})
+		})
+	}
+}

@@ -53,12 +53,15 @@ func (s *Session) vRun(pkt []byte) {
 	s.run()
 }
 
-// run starts the program of the settings in place of the processes we
-// have. (gdbserver keeps them as further inferiors; several inferiors
-// started with vRun are not supported yet, and gdb's multi-inferior flows
-// hang on them, so the new one replaces the old ones.)
+// run starts the program of the settings as one more process: gdb runs
+// several inferiors over one connection (add-inferior, run in each), and
+// the others live on, as with gdbserver. A client without multiprocess
+// cannot tell processes apart, so for it the new one replaces the old
+// ones (gdbserver refuses the vRun; gdb kills first anyway).
 func (s *Session) run() {
-	s.killAll()
+	if !s.client.multiprocess {
+		s.killAll()
+	}
 	req := *s.settings()
 	p, err := s.opts.Launch(req)
 	if err != nil {
@@ -205,7 +208,8 @@ func (s *Session) setDisableRandomization(pkt []byte) {
 
 var _ = target.ErrNoProcess
 
-// killAll ends every process before a new run (gdb's run kills first anyway).
+// killAll ends every process before a restart (R) or a run for a client
+// that knows one process only.
 func (s *Session) killAll() {
 	for _, p := range s.Processes() {
 		if err := p.Kill(); err != nil {

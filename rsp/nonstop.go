@@ -146,45 +146,55 @@ func (s *Session) haltReasonNonStop() {
 	s.reply(s.stopReply(s.ns.queue[0]))
 }
 
-// vContNonStop resumes or stops the threads the actions name; threads no
-// action names keep their state.
+// vContNonStop resumes or stops the threads the actions name, in every
+// process; threads no action names keep their state.
 func (s *Session) vContNonStop(acts []vContAction) {
-	ns, ok := s.proc.(target.NonStopper)
-	if !ok {
-		s.replyString("E01")
-		return
+	type work struct {
+		ns   target.NonStopper
+		run  []target.Action
+		stop []target.ThreadID
 	}
-	var run []target.Action
-	var stop []target.ThreadID
-	for _, t := range s.proc.Threads() {
-		for _, a := range acts {
-			if !a.all && !a.sel.Matches(t) {
-				continue
-			}
-			if a.kind == target.ActionStop {
-				stop = append(stop, t)
+	var todo []work
+	for _, p := range s.sortedProcesses() {
+		ns, ok := p.(target.NonStopper)
+		if !ok {
+			s.replyString("E01")
+			return
+		}
+		w := work{ns: ns}
+		for _, t := range p.Threads() {
+			for _, a := range acts {
+				if !a.all && !a.sel.Matches(t) {
+					continue
+				}
+				if a.kind == target.ActionStop {
+					w.stop = append(w.stop, t)
+					break
+				}
+				act, ok := s.toAction(t, a.kind, a.signal)
+				if !ok {
+					s.replyString("E01")
+					return
+				}
+				act.RangeStart, act.RangeEnd = a.start, a.end
+				w.run = append(w.run, act)
 				break
 			}
-			act, ok := s.toAction(t, a.kind, a.signal)
-			if !ok {
-				s.replyString("E01")
+		}
+		todo = append(todo, w)
+	}
+	for _, w := range todo {
+		if len(w.stop) > 0 {
+			if err := w.ns.StopAsync(w.stop, 0); err != nil {
+				s.replyErr(err)
 				return
 			}
-			act.RangeStart, act.RangeEnd = a.start, a.end
-			run = append(run, act)
-			break
 		}
-	}
-	if len(stop) > 0 {
-		if err := ns.StopAsync(stop, 0); err != nil {
-			s.replyErr(err)
-			return
-		}
-	}
-	if len(run) > 0 {
-		if err := ns.ResumeAsync(run); err != nil {
-			s.replyErr(err)
-			return
+		if len(w.run) > 0 {
+			if err := w.ns.ResumeAsync(w.run); err != nil {
+				s.replyErr(err)
+				return
+			}
 		}
 	}
 	s.replyString("OK")

@@ -92,18 +92,16 @@ func (s *Session) vContQuery(_ []byte) {
 }
 
 func (s *Session) vCont(pkt []byte) {
-	if s.proc == nil {
-		s.replyString("E01")
-		return
-	}
 	acts, err := parseVCont(pkt[len("vCont;"):])
 	if err != nil {
 		s.replyString("E01")
 		return
 	}
 	if s.ns.on {
-		// Non-stop acts on one process: the one the actions name, else
-		// the current one.
+		// Actions apply to every process; the first one they name
+		// becomes the current one. Threads of a process whose exit is
+		// still on its way to the client are no error (gdb stops every
+		// inferior when one exits): nothing is left to stop or run.
 		for _, a := range acts {
 			if p := s.procs[a.sel.PID]; !a.all && a.sel.PID > 0 && p != nil {
 				s.proc = p
@@ -111,6 +109,10 @@ func (s *Session) vCont(pkt []byte) {
 			}
 		}
 		s.vContNonStop(acts)
+		return
+	}
+	if s.proc == nil {
+		s.replyString("E01")
 		return
 	}
 	// Each thread, of every process, takes the leftmost action that names

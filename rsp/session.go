@@ -177,18 +177,17 @@ func (s *Session) Keep(p target.Process) { s.adopt(p) }
 // Process is the current live process, or nil.
 func (s *Session) Process() target.Process { return s.proc }
 
-// Processes lists every live process.
-func (s *Session) Processes() []target.Process {
+// Processes lists every live process, the current one first (a server
+// that serves the next client with them starts from it: its last stop is
+// what the client will be told), then by pid.
+func (s *Session) Processes() []target.Process { return s.sortedProcesses() }
+
+// sortedProcesses lists live processes, the current one first.
+func (s *Session) sortedProcesses() []target.Process {
 	out := make([]target.Process, 0, len(s.procs))
 	for _, p := range s.procs {
 		out = append(out, p)
 	}
-	return out
-}
-
-// sortedProcesses lists live processes, the current one first.
-func (s *Session) sortedProcesses() []target.Process {
-	out := s.Processes()
 	sort.Slice(out, func(i, j int) bool {
 		if (out[i] == s.proc) != (out[j] == s.proc) {
 			return out[i] == s.proc
@@ -572,12 +571,24 @@ func (s *Session) qfThreadInfo(_ []byte) {
 	s.reply(out)
 }
 
-func (s *Session) qAttached(_ []byte) {
-	if s.proc == nil {
+// qAttached[:PID] tells whether we attached to the process (gdb detaches
+// it on quit) or started it (gdb kills it); with several inferiors gdb
+// asks about each.
+func (s *Session) qAttached(pkt []byte) {
+	p := s.proc
+	if rest, ok := bytes.CutPrefix(pkt, []byte("qAttached:")); ok {
+		pid, err := parseHexInt(rest)
+		if err != nil {
+			s.replyString("E01")
+			return
+		}
+		p = s.byPID(pid)
+	}
+	if p == nil {
 		s.replyString("E01")
 		return
 	}
-	if s.proc.Attached() {
+	if p.Attached() {
 		s.replyString("1")
 	} else {
 		s.replyString("0")

@@ -1349,6 +1349,71 @@ func TestExtendedRemote(t *testing.T) {
 	}
 }
 
+// A client with multiprocess runs several inferiors over one connection:
+// vRun adds a process and the others live on (gdb's add-inferior, then run
+// in each); vKill;PID ends one, the others stay. A client without
+// multiprocess gets the new process in place of the old ones.
+func TestVRunKeepsOtherProcesses(t *testing.T) {
+	hx := hex.EncodeToString([]byte("/bin/x"))
+	for _, tc := range []struct {
+		name      string
+		supported string // qSupported sent first, "" for none
+		keep      bool   // the first process survives the second vRun
+	}{
+		{"multiprocess", "qSupported:multiprocess+", true},
+		{"single process", "qSupported:swbreak+", false},
+		{"no qSupported", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &extFake{}
+			d := newDirect(nil, Options{Launch: e.launch, Attach: e.attach})
+			d.one(t, "!")
+			if tc.supported != "" {
+				d.one(t, tc.supported)
+			}
+			d.one(t, "vRun;"+hx)
+			d.one(t, "vRun;"+hx)
+			if len(e.procs) != 2 {
+				t.Fatalf("launched %d processes, want 2", len(e.procs))
+			}
+			first, second := e.procs[0], e.procs[1]
+			if first.killed == tc.keep || second.killed {
+				t.Fatalf("after the second vRun: first killed %v, second killed %v; want first kept = %v",
+					first.killed, second.killed, tc.keep)
+			}
+			if got := len(d.sess.Processes()); (got == 2) != tc.keep {
+				t.Errorf("session has %d processes", got)
+			}
+			if d.sess.Process() != second || d.sess.Processes()[0] != second {
+				t.Errorf("the new process is not the current one")
+			}
+			if !tc.keep {
+				return
+			}
+			if r := d.one(t, "vAttach;700"); r != "T00thread:p700.700;" {
+				t.Fatalf("vAttach beside two launched processes = %q", r)
+			}
+			for pkt, want := range map[string]string{"qAttached:600": "0", "qAttached:700": "1", "qAttached:701": "E01"} {
+				if r := d.one(t, pkt); r != want {
+					t.Errorf("%s = %q, want %q", pkt, r, want)
+				}
+			}
+			if r := d.one(t, "qfThreadInfo"); !strings.Contains(r, "p600.600") || !strings.Contains(r, "p601.601") {
+				t.Errorf("qfThreadInfo = %q, want the threads of both processes", r)
+			}
+			if r := d.one(t, "vKill;601"); r != "OK" || !second.killed || first.killed {
+				t.Errorf("vKill;601 = %q: first killed %v, second killed %v", r, first.killed, second.killed)
+			}
+			if cur := d.sess.Process(); cur == nil || cur == second || len(d.sess.Processes()) != 2 {
+				t.Errorf("after vKill: current %v, %d processes, want the two others", cur, len(d.sess.Processes()))
+			}
+			if r := d.one(t, "Hgp600.600"); r != "OK" {
+				t.Errorf("Hg of the remaining process = %q", r)
+			}
+		})
+	}
+}
+
 // gdbserver's stop replies make the reporting thread the general thread,
 // and gdb relies on it after vRun ("GDB assumes a vRun sets it"). gostub
 // does so for stops after a resume but not for the stop vRun/vAttach

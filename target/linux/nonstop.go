@@ -20,22 +20,26 @@ const pollBatch = 64
 func (p *Process) SetNonStop(on bool) error {
 	if !p.tr.do(func() {
 		p.nonStop = on
+		tr := p.tr
 		if on {
 			for addr := range p.promoted {
 				p.demote(addr) // running threads would not see a register
 			}
-			p.tr.onChild = p.pollNonStop
-			p.tr.notifySIGCHLD()
-			if p.eventsReady == nil {
-				p.eventsReady = make(chan struct{}, 1)
-				if p.tr.direct {
+			tr.onChild = tr.pollNonStop
+			tr.notifySIGCHLD()
+			if tr.eventsReady == nil {
+				// One wake-up for every process of the thread: a status
+				// may come out of any process's wait.
+				tr.eventsReady = make(chan struct{}, 1)
+				if tr.direct {
 					// No tracer loop to watch SIGCHLD: wake the session,
 					// which reaps on the tracer thread in TakeEvents.
-					go p.forwardSIGCHLD()
+					go tr.forwardSIGCHLD()
 				}
 			}
-		} else {
-			p.tr.onChild = nil
+			p.eventsReady = tr.eventsReady
+		} else if !tr.anyNonStop() {
+			tr.onChild = nil
 		}
 	}) {
 		return target.ErrNoProcess
@@ -64,7 +68,7 @@ func (p *Process) ResumeAsync(actions []target.Action) (err error) {
 				log.WithError(e).Debug("resume in non-stop")
 			}
 		}
-		p.pollNonStop()
+		p.tr.pollNonStop()
 	}) {
 		err = target.ErrNoProcess
 	}
@@ -118,7 +122,7 @@ func (p *Process) EventsReady() <-chan struct{} { return p.eventsReady }
 // exit event is collected even after the tracer thread has ended.
 func (p *Process) TakeEvents() []target.StopEvent {
 	if p.tr.direct && p.nonStop {
-		p.tr.do(p.pollNonStop)
+		p.tr.do(p.tr.pollNonStop)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -127,20 +131,23 @@ func (p *Process) TakeEvents() []target.StopEvent {
 	return evs
 }
 
-// pollNonStop reaps every status that is ready, without blocking.
-func (p *Process) pollNonStop() {
-	if p.exited {
-		return
+// pollNonStop reaps every status that is ready, without blocking, and
+// hands each to the process it belongs to: wait4 on the tracer thread
+// returns them for every process the thread traces.
+func (tr *tracer) pollNonStop() {
+	// Statuses a blocking loop (another process's kill or detach) set aside.
+	for tid, ws := range tr.early {
+		if q := tr.owner(tid); q != nil && q.nonStop {
+			delete(tr.early, tid)
+			q.digestNonStop(tid, ws)
+		}
 	}
 	// Threads that keep stopping (a breakpoint whose condition is false,
 	// hit by many threads) must not keep the session from its packets:
 	// take a bounded batch, and ask to be called again for the rest.
 	for n := 0; ; n++ {
 		if n == pollBatch {
-			select {
-			case p.eventsReady <- struct{}{}:
-			default:
-			}
+			tr.poke()
 			return
 		}
 		var ws unix.WaitStatus
@@ -148,29 +155,63 @@ func (p *Process) pollNonStop() {
 		if err != nil || wpid <= 0 {
 			return
 		}
-		ev, report := p.handleStatus(wpid, ws)
-		if !report {
-			// A thread the client asked to stop, held by an event we
-			// absorbed (a false condition, a clone...): that is its stop.
-			t := p.threads[wpid]
-			if t == nil || !t.stopped || !t.stopRequested || t.newborn {
-				continue
-			}
-			t.stopRequested = false
-			ev = signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.Signal(t.stopAs))
+		q := tr.owner(wpid)
+		if q == nil || !q.nonStop {
+			// A clone child before its clone event, or a thread of a
+			// process that waits for itself: its own loop claims it.
+			tr.early[wpid] = ws
+			continue
 		}
-		if ev.Kind != target.StopSignalled {
-			ev = p.finishExit(ev)
-		} else {
-			if t := p.threads[ev.Thread.TID]; t != nil {
-				t.stopRequested = false
-			}
-			ev = p.complete(ev)
+		q.digestNonStop(wpid, ws)
+		if tr.users.Load() <= 0 {
+			return // the last process has ended
 		}
-		p.queueEvent(ev)
-		if p.exited {
+	}
+}
+
+// digestNonStop handles one status of this process in non-stop mode and
+// queues the event it makes, if any.
+func (p *Process) digestNonStop(wpid int, ws unix.WaitStatus) {
+	ev, report := p.handleStatus(wpid, ws)
+	if !report {
+		// A thread the client asked to stop, held by an event we
+		// absorbed (a false condition, a clone...): that is its stop.
+		t := p.threads[wpid]
+		if t == nil || !t.stopped || !t.stopRequested || t.newborn {
 			return
 		}
+		t.stopRequested = false
+		ev = signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.Signal(t.stopAs))
+	}
+	if ev.Kind != target.StopSignalled {
+		ev = p.finishExit(ev)
+	} else {
+		if t := p.threads[ev.Thread.TID]; t != nil {
+			t.stopRequested = false
+		}
+		ev = p.complete(ev)
+	}
+	p.queueEvent(ev)
+}
+
+// anyNonStop tells whether a live process of the thread is in non-stop mode.
+func (tr *tracer) anyNonStop() bool {
+	for q := range tr.procs {
+		if !q.exited && q.nonStop {
+			return true
+		}
+	}
+	return false
+}
+
+// poke wakes the session to collect events.
+func (tr *tracer) poke() {
+	if tr.eventsReady == nil {
+		return
+	}
+	select {
+	case tr.eventsReady <- struct{}{}:
+	default:
 	}
 }
 
@@ -189,15 +230,12 @@ func (p *Process) queueEvent(ev target.StopEvent) {
 }
 
 // forwardSIGCHLD turns SIGCHLD into an EventsReady wake-up (direct mode).
-func (p *Process) forwardSIGCHLD() {
+func (tr *tracer) forwardSIGCHLD() {
 	for {
 		select {
-		case <-p.tr.sigchld:
-			select {
-			case p.eventsReady <- struct{}{}:
-			default:
-			}
-		case <-p.tr.quit:
+		case <-tr.sigchld:
+			tr.poke()
+		case <-tr.quit:
 			return
 		}
 	}

@@ -150,9 +150,13 @@ type LaunchOptions struct {
 func Launch(opts LaunchOptions) (*Process, error) {
 	p := newProcess()
 	var err error
-	p.tr.do(func() { err = p.launch(opts) })
+	p.tr.do(func() {
+		if err = p.launch(opts); err == nil {
+			p.tr.add(p)
+		}
+	})
 	if err != nil {
-		p.tr.stop()
+		p.tr.release()
 		return nil, err
 	}
 	return p, nil
@@ -164,17 +168,22 @@ func Attach(pid int) (*Process, error) {
 	p.pid = pid
 	p.attached = true
 	var err error
-	p.tr.do(func() { err = p.attach() })
+	p.tr.do(func() {
+		if err = p.attach(); err == nil {
+			p.tr.add(p)
+		}
+	})
 	if err != nil {
-		p.tr.stop()
+		p.tr.release()
 		return nil, err
 	}
 	return p, nil
 }
 
 func newProcess() *Process {
+	tr := newTracer()
 	return &Process{
-		tr:       newTracer(),
+		tr:       tr,
 		threads:  make(map[int]*thread),
 		bps:      breakpoints.NewSoftware(),
 		hw:       breakpoints.NewHW(),
@@ -182,7 +191,7 @@ func newProcess() *Process {
 		promoted: map[uint64]bool{},
 		tsv:      map[int]int64{},
 		pass:     make(map[int]bool),
-		early:    make(map[int]unix.WaitStatus),
+		early:    tr.early, // shared by every process of the tracer thread
 	}
 }
 
@@ -611,8 +620,29 @@ func (p *Process) kill() error {
 	return nil
 }
 
-// reapAll waits until the leader is gone, collecting every thread.
+// reapAll waits until the leader is gone, collecting every thread. Another
+// process's wait loop may have set some of their statuses aside already.
 func (p *Process) reapAll() {
+	// take digests one status; it reports true for the leader's end.
+	take := func(wpid int, ws unix.WaitStatus) bool {
+		if wpid == p.pid && (ws.Exited() || ws.Signaled()) {
+			return true
+		}
+		if ws.Stopped() {
+			// An exit stop (PTRACE_O_TRACEEXIT) holds the dying thread
+			// until we let it go.
+			unix.PtraceCont(wpid, 0)
+		}
+		return false
+	}
+	for tid, ws := range p.early {
+		if _, ours := p.threads[tid]; ours {
+			delete(p.early, tid)
+			if take(tid, ws) {
+				return
+			}
+		}
+	}
 	for {
 		var ws unix.WaitStatus
 		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
@@ -622,19 +652,39 @@ func (p *Process) reapAll() {
 			}
 			return
 		}
-		if wpid == p.pid && (ws.Exited() || ws.Signaled()) {
-			return
-		}
 		if _, ours := p.threads[wpid]; !ours {
-			p.early[wpid] = ws
+			p.tr.setAside(wpid, ws)
 			continue
 		}
-		if ws.Stopped() {
-			// An exit stop (PTRACE_O_TRACEEXIT) holds the dying thread
-			// until we let it go.
-			unix.PtraceCont(wpid, 0)
+		if take(wpid, ws) {
+			return
 		}
 	}
+}
+
+// claimSetAside digests the statuses of this process's threads that
+// another process's wait set aside, as stopAll digests the ones it waits
+// for: a thread stopped that way reports nothing more until it runs. It
+// reports true when the process has ended (pendingExit).
+func (p *Process) claimSetAside() bool {
+	for tid, ws := range p.early {
+		if p.threads[tid] == nil {
+			continue
+		}
+		delete(p.early, tid)
+		ev, report := p.handleStatus(tid, ws)
+		if !report {
+			continue
+		}
+		if ev.Kind != target.StopSignalled {
+			p.pendingExit = &ev
+			return true
+		}
+		if t := p.threads[ev.Thread.TID]; t != nil {
+			t.pending = &ev
+		}
+	}
+	return false
 }
 
 // WaitExit blocks until a detached child of ours exits, so it leaves no zombie.

@@ -628,6 +628,7 @@ func (p *Process) adoptChild(pid int, vfork bool) (*Process, error) {
 		}
 	}
 	p.tr.users.Add(1)
+	p.tr.add(c)
 	return c, nil
 }
 
@@ -715,6 +716,9 @@ func (p *Process) stopAll() {
 	prev := p.stopping
 	p.stopping = true
 	defer func() { p.stopping = prev }()
+	if p.claimSetAside() {
+		return
+	}
 	for _, t := range p.threads {
 		if t.stopped || t.newborn || t.expectStop {
 			continue

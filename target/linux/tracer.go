@@ -37,10 +37,28 @@ type tracer struct {
 	quit  chan struct{}
 	once  sync.Once
 	users atomic.Int32 // processes sharing this thread (a fork child shares its parent's)
+
+	// wait4(-1) on this thread returns the statuses of every tracee of it,
+	// whichever process they belong to. procs are the live processes the
+	// thread traces, so that a status reaped by one process's wait loop
+	// reaches the process it belongs to; early holds statuses no process
+	// claims yet (a clone child seen before its clone event) or that a
+	// loop set aside for a process it was not waiting for. Both are only
+	// touched on the tracer thread.
+	procs map[*Process]bool
+	early map[int]unix.WaitStatus
+	// eventsReady wakes the session for non-stop events of any process
+	// of this thread (nil until non-stop mode is first set).
+	eventsReady chan struct{}
 }
 
 // directTID is the thread that called RunOnCallingThread, or 0.
 var directTID atomic.Int64
+
+// directTracer is the tracer of the processes of the direct thread: one
+// for them all, as they share the thread and its wait4. Only the direct
+// thread touches it.
+var directTracer *tracer
 
 // RunOnCallingThread makes the calling goroutine, locked to its OS thread
 // for good, the tracer of every process it launches or attaches to. Every
@@ -51,15 +69,72 @@ func RunOnCallingThread() {
 	directTID.Store(int64(unix.Gettid()))
 }
 
+// newTracer gives a new process its tracer: on the direct thread the one
+// every process there shares, otherwise a thread of its own.
 func newTracer() *tracer {
-	t := &tracer{work: make(chan func()), quit: make(chan struct{}), sigchld: make(chan os.Signal, 1)}
+	tid := unix.Gettid()
+	direct := int64(tid) == directTID.Load()
+	if direct && directTracer != nil && directTracer.join() {
+		return directTracer
+	}
+	t := &tracer{work: make(chan func()), quit: make(chan struct{}), sigchld: make(chan os.Signal, 1),
+		procs: map[*Process]bool{}, early: map[int]unix.WaitStatus{}}
 	t.users.Store(1)
-	if tid := unix.Gettid(); int64(tid) == directTID.Load() {
+	if direct {
 		t.direct, t.tid = true, tid
+		directTracer = t
 		return t
 	}
 	go t.loop()
 	return t
+}
+
+// join adds one claim on a tracer that is still running; false once the
+// last claim has been given back (the thread is ending or gone).
+func (t *tracer) join() bool {
+	for {
+		n := t.users.Load()
+		if n <= 0 {
+			return false
+		}
+		if t.users.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// add registers a live process of this thread (on the tracer thread). A
+// status set aside for one of its thread ids is from an earlier thread
+// that had the id: the new process waited for its threads itself.
+func (t *tracer) add(p *Process) {
+	t.procs[p] = true
+	for tid := range p.threads {
+		delete(t.early, tid)
+	}
+}
+
+// owner is the live process a thread belongs to, or nil. Processes that
+// are gone leave the list here.
+func (t *tracer) owner(tid int) *Process {
+	for q := range t.procs {
+		if q.exited {
+			delete(t.procs, q)
+			continue
+		}
+		if q.threads[tid] != nil {
+			return q
+		}
+	}
+	return nil
+}
+
+// setAside keeps a status for the process that will claim it, and wakes
+// the session in non-stop mode, where no wait loop may come by soon.
+func (t *tracer) setAside(tid int, ws unix.WaitStatus) {
+	t.early[tid] = ws
+	if t.owner(tid) != nil {
+		t.poke()
+	}
 }
 
 func (t *tracer) loop() {
