@@ -599,3 +599,26 @@ func TestNoLocalExecutable(t *testing.T) {
 		return normalizeGDB(out)
 	})
 }
+
+// TestInferiorSignalState: the program starts with the signal dispositions
+// and mask it would have without a debugger, as under gdbserver: nothing of
+// the server's own signal handling (Go's handlers, an ignored SIGPIPE)
+// leaks into it (gdb.base/signals-state-child.exp).
+func TestInferiorSignalState(t *testing.T) {
+	t.Parallel()
+	grep, err := exec.LookPath("grep")
+	if err != nil {
+		t.Fatalf("grep: %v", err)
+	}
+	sigLine := regexp.MustCompile(`(?m)^Sig(Ign|Blk):\s*[0-9a-f]+$`)
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		out, s := launchGDB(t, kind, grep, []string{"-E", "^Sig(Ign|Blk):", "/proc/self/status"}, grep, "continue")
+		wantContains(t, out, "exited normally]")
+		wantProgramOutput(t, s, 5*time.Second, "SigIgn:", "SigBlk:")
+		lines := sigLine.FindAllString(s.Output(), -1)
+		if len(lines) != 2 {
+			t.Fatalf("the program printed %q, want its SigBlk and SigIgn lines", lines)
+		}
+		return strings.Join(lines, "\n")
+	})
+}

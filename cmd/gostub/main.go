@@ -209,7 +209,10 @@ func run(args []string) int {
 	// Keep Ctrl-C typed at gostub's terminal from killing the server; the
 	// inferior, in the same process group, still gets it.
 	signal.Notify(make(chan os.Signal, 1), os.Interrupt)
-	signal.Ignore(syscall.SIGPIPE)
+	// A client gone mid-write must not kill the server. Not Ignore: an
+	// ignored signal stays ignored in the program we start (exec keeps
+	// SIG_IGN), and gdb.base/signals-state-child.exp checks it does not.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	stdio := cfg.comm == "-" || cfg.comm == "stdio"
 	var ln net.Listener
