@@ -622,3 +622,27 @@ func TestInferiorSignalState(t *testing.T) {
 		return strings.Join(lines, "\n")
 	})
 }
+
+// TestInterruptSoftwareWatchpoint: Ctrl-C while gdb single-steps the
+// program for a software watchpoint (gdb.base/random-signal.exp). gdb's
+// 0x03 then mostly arrives between two steps, while the program is
+// stopped; it must still stop the next one with SIGINT.
+func TestInterruptSoftwareWatchpoint(t *testing.T) {
+	t.Parallel()
+	spin := compile(t, "spin.c")
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		s := StartStub(t, kind, spin)
+		g := startGDBProc(t, kind, gdbArgs(s, spin,
+			"break main", "continue", "set can-use-hw-watchpoints 0", "watch keep_going", "continue",
+			"delete", "set var keep_going = 0", "continue"))
+		time.Sleep(1500 * time.Millisecond)
+		g.Interrupt(t)
+		out := g.Wait(t)
+		s.WaitExit(t, stubExitTimeout)
+		wantNotContains(t, out, gdbTrouble...)
+		wantInOrder(t, out, "Watchpoint 2: keep_going", "received signal SIGINT, Interrupt.",
+			"[Inferior 1 (process ", "exited normally]")
+		wantProgramOutput(t, s, time.Second, "spin: done")
+		return ""
+	})
+}

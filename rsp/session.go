@@ -329,8 +329,16 @@ func (s *Session) replyErr(err error) {
 func (s *Session) handle(pkt Packet) {
 	switch {
 	case pkt.Interrupt:
-		if s.ns.on && s.proc != nil {
+		switch {
+		case s.proc == nil:
+		case s.ns.on:
 			s.interruptNonStop()
+		default:
+			// Everything is stopped, but gdb sent it believing the
+			// program runs (the reply to its last resume crossed it):
+			// kept for the next resume, which reports SIGINT, as the
+			// SIGINT gdbserver sends the program would.
+			s.proc.Interrupt()
 		}
 		return
 	case pkt.TooLong:

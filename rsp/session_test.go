@@ -600,13 +600,17 @@ func TestInterruptDuringResume(t *testing.T) {
 	h := startSession(t, p, Options{})
 	c := h.c
 	c.cmd("qSupported:multiprocess+")
-	// 0x03 while stopped: nothing to do and no reply.
+	// 0x03 while stopped: no reply, but kept for the next resume, which
+	// stops at once (gdbserver queues a SIGINT in the program).
 	c.write([]byte{0x03})
 	if r := c.cmd("?"); r != "T05thread:p4d2.4d2;" {
 		t.Fatalf("? = %q", r)
 	}
-	if p.interrupts.Load() != 0 {
-		t.Fatalf("Interrupt called while stopped")
+	if p.interrupts.Load() != 1 {
+		t.Fatalf("Interrupt called %d times for a ^C while stopped, want 1", p.interrupts.Load())
+	}
+	if r := c.cmd("vCont;c"); r != "T02thread:p4d2.4d2;core:1;" {
+		t.Errorf("resume after a ^C sent while stopped = %q", r)
 	}
 	c.send("vCont;c")
 	c.expectAck('+')
@@ -615,7 +619,7 @@ func TestInterruptDuringResume(t *testing.T) {
 	if r := c.recv(); r != "T02thread:p4d2.4d2;core:1;" {
 		t.Errorf("stop after ^C = %q", r)
 	}
-	if p.interrupts.Load() != 1 {
+	if p.interrupts.Load() != 2 {
 		t.Errorf("Interrupt called %d times", p.interrupts.Load())
 	}
 	// vCtrlC does the same and answers OK first.

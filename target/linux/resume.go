@@ -94,6 +94,15 @@ func resumeGroup(procs []*Process, actions []target.Action) (target.StopEvent, *
 			return ev, q, nil
 		}
 	}
+	// A Ctrl-C that came while everything was stopped (gdb sends it when
+	// it believes the program runs, say between two steps of a software
+	// watchpoint): reported now, with nothing run, as the SIGINT that
+	// gdbserver queues in the program would stop it at once.
+	for _, q := range procs {
+		if t := q.takeEarlyInterrupt(own[q]); t != nil {
+			return q.complete(q.interruptEvent(t)), q, nil
+		}
+	}
 	started := false
 	for _, q := range procs {
 		if intrTID := q.start(own[q]); intrTID != 0 {
@@ -177,6 +186,31 @@ func (p *Process) start(actions []target.Action) (intrTID int) {
 		}
 	}
 	return intrTID
+}
+
+// takeEarlyInterrupt consumes an interrupt that came while the process was
+// stopped and returns the thread to report it for: the first the actions
+// run, else the leader.
+func (p *Process) takeEarlyInterrupt(actions []target.Action) *thread {
+	p.mu.Lock()
+	early := p.intrEarly
+	p.intrEarly = false
+	p.mu.Unlock()
+	if !early {
+		return nil
+	}
+	for _, a := range actions {
+		if t := p.threads[a.Thread.TID]; t != nil && a.Kind != target.ActionStop {
+			return t
+		}
+	}
+	if t := p.threads[p.pid]; t != nil {
+		return t
+	}
+	for _, t := range p.threads {
+		return t
+	}
+	return nil
 }
 
 // beginRun arms the interrupt hand-over for a running process.
