@@ -646,3 +646,20 @@ func TestInterruptSoftwareWatchpoint(t *testing.T) {
 		return ""
 	})
 }
+
+// TestInferiorCallPassedSIGSEGV: with SIGSEGV passed (handle nostop
+// noprint), an inferior call still returns: gdb's return address is a trap
+// on the stack, which the non-executable stack turns into a SIGSEGV that
+// must reach gdb, not the program (gdb.base/catch-gdb-caused-signals.exp).
+func TestInferiorCallPassedSIGSEGV(t *testing.T) {
+	t.Parallel()
+	loop := compile(t, "loop.c")
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		out, _ := launchGDB(t, kind, loop, nil, loop,
+			"break main", "continue", "handle SIGSEGV nostop noprint pass", "handle SIGILL nostop noprint pass",
+			"print add(40, 2)", "print add(1, 2)", "kill")
+		wantInOrder(t, out, "$1 = 42", "$2 = 3")
+		wantNotContains(t, out, "SIGSEGV, Segmentation fault", "exited while in a function called from GDB")
+		return normalizeProc(out)
+	})
+}

@@ -451,7 +451,7 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	case sig == unix.SIGTRAP:
 		return p.handleTrap(t)
 	}
-	if p.pass[int(sig)] && !t.step {
+	if p.pass[int(sig)] && !t.step && !maybeBreakpoint(sig) {
 		// A stepping thread reports even a passed signal, as gdbserver
 		// does: gdb then steps over the handler (step-resume breakpoint)
 		// instead of seeing the step land on its first line.
@@ -459,6 +459,14 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 		return target.StopEvent{}, false
 	}
 	return signalEvent(id, sig), true
+}
+
+// maybeBreakpoint tells the signals a breakpoint may cause, which are never
+// passed without asking the client (gdbserver's
+// linux_wstatus_maybe_breakpoint): gdb's inferior calls return to a trap
+// on the stack, which a non-executable stack turns into SIGSEGV.
+func maybeBreakpoint(sig unix.Signal) bool {
+	return sig == unix.SIGTRAP || sig == unix.SIGILL || sig == unix.SIGSEGV
 }
 
 func signalEvent(id target.ThreadID, sig unix.Signal) target.StopEvent {
