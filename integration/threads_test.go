@@ -473,3 +473,22 @@ func TestSignals(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) { runScenario(t, sc) })
 	}
 }
+
+// TestStepCutShort: gdb nexts one thread while another keeps hitting the
+// same breakpoint. The step of a thread that another thread's stop cut
+// short is abandoned by gdb; its end, found while stopping everything, must
+// not be reported later as a stop of its own (gdb would say "received
+// signal SIGTRAP"; gdb.threads/pending-step.exp).
+func TestStepCutShort(t *testing.T) {
+	t.Parallel()
+	prog := compile(t, "busybp.c", "-pthread")
+	busy := markLine(t, "busybp.c", "busy")
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		s := StartStub(t, kind, prog)
+		out := runGDB(t, s, prog, append([]string{"break main", "continue", fmt.Sprintf("break %d", busy), "continue"},
+			"next", "next", "next", "next", "next", "next", "next", "next", "kill")...)
+		wantContains(t, out, "hit Breakpoint 2, spin (arg=0x")
+		wantNotContains(t, out, "SIGTRAP")
+		return ""
+	})
+}

@@ -48,6 +48,9 @@ type thread struct {
 	// just stopped, and whether the next run must be one single step.
 	rangeArmed, rangeHit uint8
 	rangeStepOnce        bool
+	// stepDone: its last stop ended a step or range step it was asked
+	// for; kept pending, such a stop belongs to that request only.
+	stepDone bool
 	// passSig is a pass-through signal met while stopping all threads,
 	// delivered when the thread next runs.
 	passSig int

@@ -408,6 +408,7 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 	t.stopped = true
 	t.invalidate()
 	t.rangeHit, t.rangeArmed = t.rangeArmed, 0
+	t.stepDone = false
 	if log.IsLevelEnabled(log.TraceLevel) {
 		log.WithFields(log.Fields{"tid": wpid, "status": describeStatus(ws), "stopping": p.stopping}).Trace("stop")
 	}
@@ -506,6 +507,7 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 			p.rerun(t, 0) // one step over the instruction, then on
 			return target.StopEvent{}, false
 		}
+		t.stepDone = true
 		return ev, true // out of the range: the step is over
 	}
 	// Only a debug exception (a hit or a step) sets DR6; after an int3 or
@@ -540,6 +542,7 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 		p.rerun(t, 0)
 		return target.StopEvent{}, false
 	}
+	t.stepDone = t.step
 	return ev, true
 }
 
@@ -745,6 +748,12 @@ func (p *Process) handleExec(t *thread) target.StopEvent {
 // removed since it was collected: the PC is already back on the original
 // instruction, so the thread simply runs it.
 func (p *Process) stillReportable(t *thread, ev target.StopEvent) bool {
+	if t.stepDone && ev.Reason == target.ReasonNone {
+		// The end of a step the client has given up on: it resumed the
+		// thread anew (gdb abandons one thread's next when another stops
+		// first). The thread simply goes on from where it is.
+		return false
+	}
 	if ev.Reason != target.ReasonSWBreak {
 		return true
 	}
