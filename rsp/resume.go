@@ -217,6 +217,7 @@ func (s *Session) resume(actions []target.Action, others []target.Process) {
 		// Read on this thread: a Ctrl-C may already wait in the buffer,
 		// and the link watches for the next one while the program runs.
 		if s.conn.bufferedInterrupt() {
+			s.watchedIntr.Add(1)
 			proc.Interrupt()
 		}
 		var mu sync.Mutex
@@ -224,7 +225,10 @@ func (s *Session) resume(actions []target.Action, others []target.Process) {
 		watch := func() {
 			mu.Lock()
 			defer mu.Unlock()
-			stop = w.Watch(proc.Interrupt)
+			stop = w.Watch(func() {
+				s.watchedIntr.Add(1)
+				proc.Interrupt()
+			})
 		}
 		bn, lazy := proc.(target.BlockNotifier)
 		if lazy {

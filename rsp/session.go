@@ -97,8 +97,12 @@ type Session struct {
 	quit  chan struct{}
 	// running is the process a resume runs, for the reader goroutine.
 	running atomic.Pointer[target.Process]
-	end     End
-	ended   bool
+	// watchedIntr counts the 0x03s a link watcher (or a look into the
+	// read buffer) acted on while the program ran: the bytes stay in the
+	// stream, and the session must not act on them again when it reads them.
+	watchedIntr atomic.Int32
+	end         End
+	ended       bool
 }
 
 // clientFeatures is what the client told us in qSupported and later packets.
@@ -333,6 +337,8 @@ func (s *Session) handle(pkt Packet) {
 		case s.proc == nil:
 		case s.ns.on:
 			s.interruptNonStop()
+		case s.watchedIntr.Load() > 0:
+			s.watchedIntr.Add(-1) // the one that stopped the last resume
 		default:
 			// Everything is stopped, but gdb sent it believing the
 			// program runs (the reply to its last resume crossed it):
