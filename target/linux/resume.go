@@ -255,6 +255,11 @@ func (p *Process) run(t *thread, sig int) error {
 	}
 	if err := resumeThreadHow(t.tid, step, p.catching, sig); err != nil {
 		t.rangeArmed = 0
+		if errors.Is(err, unix.ESRCH) {
+			// Killed while stopped (another thread's exit_group): not
+			// stopped any more, and its exit is still to be waited for.
+			t.stopped = false
+		}
 		return fmt.Errorf("resume thread %d: %w", t.tid, err)
 	}
 	t.stopped = false
