@@ -156,6 +156,7 @@ func (s *Session) vContNonStop(acts []vContAction) {
 	}
 	var run []target.Action
 	var stop []target.ThreadID
+	queued := s.queuedThreads()
 	for _, t := range s.proc.Threads() {
 		for _, a := range acts {
 			if !a.all && !a.sel.Matches(t) {
@@ -163,6 +164,16 @@ func (s *Session) vContNonStop(acts []vContAction) {
 			}
 			if a.kind == target.ActionStop {
 				stop = append(stop, t)
+				break
+			}
+			if queued[t] {
+				// Its stop is still on its way to the client, which
+				// therefore believes it runs: a resume (a wildcard
+				// "c", typically) must leave it where it stopped, or
+				// the stop would arrive for a thread that has moved
+				// on, and then a second one (gdb's remote.c explains
+				// this; gdbserver ignores such actions the same way).
+				log.WithField("thread", t).Debug("not resuming a thread whose stop is queued")
 				break
 			}
 			act, ok := s.toAction(t, a.kind, a.signal)
@@ -188,6 +199,19 @@ func (s *Session) vContNonStop(acts []vContAction) {
 		}
 	}
 	s.replyString("OK")
+}
+
+// queuedThreads lists the threads whose stop the client has not
+// acknowledged yet (the head of the queue was sent, but is only done with
+// at the next vStopped).
+func (s *Session) queuedThreads() map[target.ThreadID]bool {
+	out := map[target.ThreadID]bool{}
+	for _, ev := range s.ns.queue {
+		if ev.Kind == target.StopSignalled {
+			out[ev.Thread] = true
+		}
+	}
+	return out
 }
 
 // interruptNonStop stops one running thread and reports it as SIGINT.

@@ -46,9 +46,17 @@ func (p *Process) ResumeAsync(actions []target.Action) (err error) {
 			err = target.ErrNoProcess
 			return
 		}
+		held := p.eventThreads()
 		for _, a := range actions {
 			t := p.threads[a.Thread.TID]
 			if t == nil || !t.stopped || a.Kind == target.ActionStop {
+				continue
+			}
+			if held[t.tid] {
+				// Its stop has not reached the session yet, so the
+				// client cannot know it stopped: that stop is still
+				// to be reported, and stands for this resume.
+				log.WithField("tid", t.tid).Debug("not resuming a thread with a stop not yet taken")
 				continue
 			}
 			t.step = a.Kind == target.ActionStep || a.Kind == target.ActionRangeStep
@@ -105,6 +113,19 @@ func (p *Process) Stopped(id target.ThreadID) (stopped bool) {
 		stopped = t != nil && t.stopped
 	})
 	return
+}
+
+// eventThreads lists the threads with an event not yet taken by the session.
+func (p *Process) eventThreads() map[int]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int]bool, len(p.events))
+	for _, ev := range p.events {
+		if ev.Kind == target.StopSignalled {
+			out[ev.Thread.TID] = true
+		}
+	}
+	return out
 }
 
 // EventsReady is signalled when events are queued.
