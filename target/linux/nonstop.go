@@ -191,10 +191,15 @@ func (p *Process) pollNonStop() {
 	}
 }
 
-// queueEvent hands an event to the session.
+// queueEvent hands an event to the session. A stop the client asked for
+// (vCont;t) is answered by whatever stop is reported first: the request
+// is done with, and the SIGSTOP it sent, if still on its way, is swallowed
+// when it comes (expectStop) instead of passing for a second stop after
+// the client resumes the thread.
 func (p *Process) queueEvent(ev target.StopEvent) {
 	if t := p.threads[ev.Thread.TID]; t != nil {
 		t.reported = true
+		t.stopRequested = false
 	}
 	p.mu.Lock()
 	p.events = append(p.events, ev)
