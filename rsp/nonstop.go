@@ -89,12 +89,17 @@ func (s *Session) queueStop(ev target.StopEvent) {
 	if ev.Child != nil {
 		s.adopt(ev.Child)
 	}
-	if ev.Kind != target.StopSignalled {
+	switch ev.Kind {
+	case target.StopSignalled:
+		s.last, s.hasLast = ev, true
+	case target.StopThreadExited:
+		// One thread ended; the process and the last stop stay.
+	default:
 		if p := s.procs[ev.Thread.PID]; p != nil {
 			s.drop(p)
 		}
+		s.last, s.hasLast = ev, true
 	}
-	s.last, s.hasLast = ev, true
 	s.ns.queue = append(s.ns.queue, ev)
 	if len(s.ns.queue) == 1 {
 		s.notify("Stop", s.stopReply(ev))

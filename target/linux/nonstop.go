@@ -176,7 +176,9 @@ func (p *Process) pollNonStop() {
 			t.stopRequested = false
 			ev = signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.Signal(t.stopAs))
 		}
-		if ev.Kind != target.StopSignalled {
+		if ev.Kind == target.StopThreadExited {
+			// The thread is gone; the process runs on.
+		} else if ev.Kind != target.StopSignalled {
 			ev = p.finishExit(ev)
 		} else {
 			if t := p.threads[ev.Thread.TID]; t != nil {
