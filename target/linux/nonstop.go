@@ -226,3 +226,28 @@ func (p *Process) forwardSIGCHLD() {
 		}
 	}
 }
+
+// removedBreakpointHit tells whether a thread's int3 trap (pc just past it)
+// came from a breakpoint the client removed before we saw the trap: in
+// non-stop the client removes breakpoints while threads run, and a thread
+// may already have hit one. Such a trap has no int3 left behind it. The PC
+// goes back to the breakpoint address and the stop is reported as a
+// software breakpoint, which gdb recognises as one of its moribund
+// locations and resumes quietly (gdbserver gets the same by pausing every
+// thread before it touches memory). Reported as a plain SIGTRAP past the
+// instruction, it would be a stray signal.
+func (p *Process) removedBreakpointHit(t *thread, pc uint64) bool {
+	if !p.nonStop || pc == 0 || p.bps.Inserted(pc-1) {
+		return false
+	}
+	var b [1]byte
+	if err := p.mem.ReadMemory(pc-1, b[:]); err != nil || b[0] == 0xcc {
+		// The program's own int3: a plain SIGTRAP, as gdbserver reports.
+		return false
+	}
+	if err := p.setPC(t, pc-1); err != nil {
+		log.WithError(err).Warn("rewind pc after a removed breakpoint")
+		return false
+	}
+	return true
+}

@@ -443,6 +443,10 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 	if err != nil {
 		return ev, true
 	}
+	if si.Code == siKernel && p.removedBreakpointHit(t, pc) {
+		ev.Reason = target.ReasonSWBreak
+		return ev, true
+	}
 	if (si.Code == siKernel || si.Code == trapBrkpt) && p.bps.Inserted(pc-1) {
 		// Report the breakpoint address, for every client.
 		if err := p.setPC(t, pc-1); err != nil {
