@@ -543,6 +543,7 @@ type item struct {
 	ack     byte   // '+' or '-', or 0 for a frame
 	payload []byte // expanded body
 	raw     []byte // body as sent
+	notif   bool   // a notification (%NAME:DATA) rather than a packet
 }
 
 func readItem(r *bufio.Reader) (item, error) {
@@ -553,7 +554,7 @@ func readItem(r *bufio.Reader) (item, error) {
 	switch b {
 	case '+', '-':
 		return item{ack: b}, nil
-	case '$':
+	case '$', '%':
 	default:
 		return item{}, fmt.Errorf("junk byte %q from server", b)
 	}
@@ -577,7 +578,7 @@ func readItem(r *bufio.Reader) (item, error) {
 	if err != nil {
 		return item{}, fmt.Errorf("frame %q: %w", raw, err)
 	}
-	return item{payload: payload, raw: raw}, nil
+	return item{payload: payload, raw: raw, notif: b == '%'}, nil
 }
 
 // splitOutput parses everything a server wrote into items.
@@ -697,6 +698,9 @@ func (it item) String() string {
 	if it.ack != 0 {
 		return fmt.Sprintf("ack %q", it.ack)
 	}
+	if it.notif {
+		return fmt.Sprintf("notification %q", it.payload)
+	}
 	return fmt.Sprintf("frame %q", it.payload)
 }
 
@@ -782,6 +786,10 @@ func (d *direct) doBytes(body []byte) (replies []string, err error) {
 	for _, it := range items {
 		if it.ack != 0 {
 			return nil, fmt.Errorf("ack %q written by handle", it.ack)
+		}
+		if it.notif {
+			replies = append(replies, "%"+string(it.payload))
+			continue
 		}
 		replies = append(replies, string(it.payload))
 	}

@@ -89,12 +89,17 @@ func (s *Session) queueStop(ev target.StopEvent) {
 	if ev.Child != nil {
 		s.adopt(ev.Child)
 	}
-	if ev.Kind != target.StopSignalled {
+	switch ev.Kind {
+	case target.StopSignalled:
+		s.last, s.hasLast = ev, true
+	case target.StopThreadExited:
+		// One thread ended; the process and the last stop stay.
+	default:
 		if p := s.procs[ev.Thread.PID]; p != nil {
 			s.drop(p)
 		}
+		s.last, s.hasLast = ev, true
 	}
-	s.last, s.hasLast = ev, true
 	s.ns.queue = append(s.ns.queue, ev)
 	if len(s.ns.queue) == 1 {
 		s.notify("Stop", s.stopReply(ev))
@@ -155,6 +160,7 @@ func (s *Session) vContNonStop(acts []vContAction) {
 		stop []target.ThreadID
 	}
 	var todo []work
+	queued := s.queuedThreads()
 	for _, p := range s.sortedProcesses() {
 		ns, ok := p.(target.NonStopper)
 		if !ok {
@@ -169,6 +175,16 @@ func (s *Session) vContNonStop(acts []vContAction) {
 				}
 				if a.kind == target.ActionStop {
 					w.stop = append(w.stop, t)
+					break
+				}
+				if queued[t] {
+					// Its stop is still on its way to the client, which
+					// therefore believes it runs: a resume (a wildcard
+					// "c", typically) must leave it where it stopped, or
+					// the stop would arrive for a thread that has moved
+					// on, and then a second one (gdb's remote.c explains
+					// this; gdbserver ignores such actions the same way).
+					log.WithField("thread", t).Debug("not resuming a thread whose stop is queued")
 					break
 				}
 				act, ok := s.toAction(t, a.kind, a.signal)
@@ -198,6 +214,19 @@ func (s *Session) vContNonStop(acts []vContAction) {
 		}
 	}
 	s.replyString("OK")
+}
+
+// queuedThreads lists the threads whose stop the client has not
+// acknowledged yet (the head of the queue was sent, but is only done with
+// at the next vStopped).
+func (s *Session) queuedThreads() map[target.ThreadID]bool {
+	out := map[target.ThreadID]bool{}
+	for _, ev := range s.ns.queue {
+		if ev.Kind == target.StopSignalled {
+			out[ev.Thread] = true
+		}
+	}
+	return out
 }
 
 // interruptNonStop stops one running thread and reports it as SIGINT.

@@ -88,6 +88,9 @@ func (s *Session) features(offered map[string]bool) []string {
 	if _, ok := caps.(target.NonStopper); ok {
 		f = append(f, "QNonStop+")
 	}
+	if _, ok := caps.(target.ThreadEventReporter); ok {
+		f = append(f, "QThreadEvents+")
+	}
 	if offered["no-resumed"] {
 		f = append(f, "no-resumed+")
 	}

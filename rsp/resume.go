@@ -287,6 +287,10 @@ func (s *Session) reportStop(ev target.StopEvent) {
 }
 
 func (s *Session) noteStop(ev target.StopEvent) {
+	if ev.Kind == target.StopThreadExited {
+		// The thread is gone; the process, and the last real stop, stay.
+		return
+	}
 	s.last, s.hasLast = ev, true
 	if ev.Child != nil {
 		s.adopt(ev.Child)
@@ -331,6 +335,8 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 		b = append(b, 'X')
 		b = appendHexByte(b, byte(s.wireSignal(ev.Signal)))
 		return s.appendProcess(b, ev.Thread.PID)
+	case target.StopThreadExited:
+		return s.appendThreadExit(b, ev)
 	}
 	if s.opts.Disabled["T"] {
 		// gdbserver's --disable-packet=T: the old S reply, with no thread.
@@ -367,6 +373,8 @@ func (s *Session) stopReply(ev target.StopEvent) []byte {
 		b = append(b, ';')
 	case target.ReasonVForkDone:
 		b = append(b, "vforkdone:;"...)
+	case target.ReasonThreadCreated:
+		b = append(b, "create:;"...)
 	case target.ReasonExec:
 		if s.client.execEvents {
 			b = append(b, "exec:"...)

@@ -82,6 +82,7 @@ type Session struct {
 	// pendingEvents: stop events are waiting behind the packet at hand.
 	pendingEvents bool
 	extended      bool
+	threadEvents  bool            // QThreadEvents:1
 	pass          map[int]bool    // QPassSignals, host numbering
 	catch         *syscallCatch   // QCatchSyscalls
 	clientKnown   bool            // qSupported was seen
@@ -148,6 +149,9 @@ func (s *Session) adopt(p target.Process) {
 	}
 	s.procs[p.PID()] = p
 	s.applyNonStop(p)
+	if s.threadEvents {
+		applyThreadEvents(p, true)
+	}
 	if f, ok := p.(target.SignalFilter); ok && s.pass != nil {
 		f.SetPassSignals(s.pass)
 	}

@@ -94,6 +94,10 @@ const (
 	// StopNoResumed: every thread the client resumed has exited; the
 	// others are stopped and nothing can happen (gdb's "N" reply).
 	StopNoResumed
+	// StopThreadExited: one thread (not the leader) exited with
+	// ExitCode; the process lives on. Reported only while the client
+	// asked for thread events (QThreadEvents:1).
+	StopThreadExited
 )
 
 // StopReason refines a SIGTRAP stop.
@@ -119,6 +123,9 @@ const (
 	// ReasonExec: the process executed a new program (ExecPath); threads,
 	// breakpoints and registers of the old image are gone.
 	ReasonExec
+	// ReasonThreadCreated: the thread is new (reported only while the
+	// client asked for thread events); it stays stopped until resumed.
+	ReasonThreadCreated
 )
 
 // Register is one register value sent with a stop reply.
@@ -240,6 +247,12 @@ type (
 		TakeEvents() []StopEvent
 		// Stopped reports whether a thread is stopped.
 		Stopped(t ThreadID) bool
+	}
+	// ThreadEventReporter reports thread creation (a stop of the new
+	// thread with ReasonThreadCreated) and thread exit (StopThreadExited)
+	// while on (QThreadEvents).
+	ThreadEventReporter interface {
+		SetThreadEvents(on bool)
 	}
 	// SyscallCatcher stops threads at the system calls the client catches
 	// (QCatchSyscalls): all of them when nums is nil and on is true.

@@ -54,9 +54,17 @@ func (p *Process) ResumeAsync(actions []target.Action) (err error) {
 			err = target.ErrNoProcess
 			return
 		}
+		held := p.eventThreads()
 		for _, a := range actions {
 			t := p.threads[a.Thread.TID]
 			if t == nil || !t.stopped || a.Kind == target.ActionStop {
+				continue
+			}
+			if held[t.tid] {
+				// Its stop has not reached the session yet, so the
+				// client cannot know it stopped: that stop is still
+				// to be reported, and stands for this resume.
+				log.WithField("tid", t.tid).Debug("not resuming a thread with a stop not yet taken")
 				continue
 			}
 			t.step = a.Kind == target.ActionStep || a.Kind == target.ActionRangeStep
@@ -113,6 +121,19 @@ func (p *Process) Stopped(id target.ThreadID) (stopped bool) {
 		stopped = t != nil && t.stopped
 	})
 	return
+}
+
+// eventThreads lists the threads with an event not yet taken by the session.
+func (p *Process) eventThreads() map[int]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int]bool, len(p.events))
+	for _, ev := range p.events {
+		if ev.Kind == target.StopSignalled {
+			out[ev.Thread.TID] = true
+		}
+	}
+	return out
 }
 
 // EventsReady is signalled when events are queued.
@@ -183,7 +204,9 @@ func (p *Process) digestNonStop(wpid int, ws unix.WaitStatus) {
 		t.stopRequested = false
 		ev = signalEvent(target.ThreadID{PID: p.pid, TID: t.tid}, unix.Signal(t.stopAs))
 	}
-	if ev.Kind != target.StopSignalled {
+	if ev.Kind == target.StopThreadExited {
+		// The thread is gone; the process runs on.
+	} else if ev.Kind != target.StopSignalled {
 		ev = p.finishExit(ev)
 	} else {
 		if t := p.threads[ev.Thread.TID]; t != nil {
@@ -215,10 +238,15 @@ func (tr *tracer) poke() {
 	}
 }
 
-// queueEvent hands an event to the session.
+// queueEvent hands an event to the session. A stop the client asked for
+// (vCont;t) is answered by whatever stop is reported first: the request
+// is done with, and the SIGSTOP it sent, if still on its way, is swallowed
+// when it comes (expectStop) instead of passing for a second stop after
+// the client resumes the thread.
 func (p *Process) queueEvent(ev target.StopEvent) {
 	if t := p.threads[ev.Thread.TID]; t != nil {
 		t.reported = true
+		t.stopRequested = false
 	}
 	p.mu.Lock()
 	p.events = append(p.events, ev)
@@ -239,4 +267,29 @@ func (tr *tracer) forwardSIGCHLD() {
 			return
 		}
 	}
+}
+
+// removedBreakpointHit tells whether a thread's int3 trap (pc just past it)
+// came from a breakpoint the client removed before we saw the trap: in
+// non-stop the client removes breakpoints while threads run, and a thread
+// may already have hit one. Such a trap has no int3 left behind it. The PC
+// goes back to the breakpoint address and the stop is reported as a
+// software breakpoint, which gdb recognises as one of its moribund
+// locations and resumes quietly (gdbserver gets the same by pausing every
+// thread before it touches memory). Reported as a plain SIGTRAP past the
+// instruction, it would be a stray signal.
+func (p *Process) removedBreakpointHit(t *thread, pc uint64) bool {
+	if !p.nonStop || pc == 0 || p.bps.Inserted(pc-1) {
+		return false
+	}
+	var b [1]byte
+	if err := p.mem.ReadMemory(pc-1, b[:]); err != nil || b[0] == 0xcc {
+		// The program's own int3: a plain SIGTRAP, as gdbserver reports.
+		return false
+	}
+	if err := p.setPC(t, pc-1); err != nil {
+		log.WithError(err).Warn("rewind pc after a removed breakpoint")
+		return false
+	}
+	return true
 }

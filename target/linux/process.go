@@ -125,6 +125,10 @@ type Process struct {
 	catching bool
 	catchSet map[int]bool
 
+	// threadEvents: report thread creation and exit (QThreadEvents)
+	threadEvents bool
+	heldExits    []target.StopEvent // thread exits met while stopping all (all-stop)
+
 	// non-stop mode
 	nonStop     bool
 	events      []target.StopEvent
@@ -486,7 +490,11 @@ func (p *Process) Threads() []target.ThreadID {
 	defer p.mu.Unlock()
 	out := make([]target.ThreadID, 0, len(p.threads))
 	for tid, t := range p.threads {
-		if t.newborn || t.zombie {
+		// An exited leader is no thread to use while others live on;
+		// alone, it stands for the process whose end is coming (a
+		// thread exit reported just before leaves the client this one
+		// thread to resume).
+		if t.newborn || t.zombie && len(p.threads) > 1 {
 			continue
 		}
 		out = append(out, target.ThreadID{PID: p.pid, TID: tid})

@@ -90,6 +90,9 @@ func resumeGroup(procs []*Process, actions []target.Action) (target.StopEvent, *
 	// An event already collected for a thread about to run is reported
 	// first, without running anything.
 	for _, q := range procs {
+		if ev, ok := q.takeHeldExit(); ok {
+			return ev, q, nil
+		}
 		if ev, ok := q.takePending(own[q]); ok {
 			return ev, q, nil
 		}
@@ -110,7 +113,7 @@ func resumeGroup(procs []*Process, actions []target.Action) (target.StopEvent, *
 			started = true
 		}
 	}
-	if !started {
+	if !started && !exiting(procs) {
 		return target.StopEvent{}, nil, errors.New("resume: no thread to run")
 	}
 	ev, owner, err := waitGroup(procs)
@@ -399,7 +402,7 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 		if wpid != p.pid {
 			t.close()
 			delete(p.threads, wpid)
-			return target.StopEvent{}, false
+			return p.threadExitEvent(id, ws)
 		}
 		ev := target.StopEvent{Kind: target.StopExited, Thread: id, ExitCode: ws.ExitStatus(), Core: -1}
 		if ws.Signaled() {
@@ -430,6 +433,9 @@ func (p *Process) handleStatus(wpid int, ws unix.WaitStatus) (target.StopEvent, 
 		return p.handleSyscallStop(t)
 	case t.newborn && sig == unix.SIGSTOP:
 		t.newborn = false
+		if p.threadEvents {
+			return p.threadCreatedEvent(id), true
+		}
 		p.rerun(t, 0)
 		return target.StopEvent{}, false
 	case sig == unix.SIGSTOP:
@@ -488,6 +494,10 @@ func (p *Process) handleTrap(t *thread) (target.StopEvent, bool) {
 	}
 	pc, err := p.pc(t)
 	if err != nil {
+		return ev, true
+	}
+	if si.Code == siKernel && p.removedBreakpointHit(t, pc) {
+		ev.Reason = target.ReasonSWBreak
 		return ev, true
 	}
 	if (si.Code == siKernel || si.Code == trapBrkpt) && p.bps.Inserted(pc-1) {
@@ -556,7 +566,11 @@ func (p *Process) handleExtended(t *thread, cause int) (target.StopEvent, bool) 
 	case unix.PTRACE_EVENT_CLONE:
 		msg, err := unix.PtraceGetEventMsg(t.tid)
 		if err == nil {
-			p.addClone(int(msg))
+			if ev, report := p.addClone(int(msg)); report {
+				// The new thread's first stop came first: its event.
+				p.rerun(t, 0)
+				return ev, true
+			}
 		}
 	case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK:
 		msg, err := unix.PtraceGetEventMsg(t.tid)
@@ -604,15 +618,17 @@ func (p *Process) handleExtended(t *thread, cause int) (target.StopEvent, bool) 
 }
 
 // addClone registers a new thread; it starts with a SIGSTOP of its own.
-func (p *Process) addClone(tid int) {
+// An event of its first stop, already collected, is returned.
+func (p *Process) addClone(tid int) (target.StopEvent, bool) {
 	nt := &thread{tid: tid, newborn: true}
 	p.mu.Lock()
 	p.threads[tid] = nt
 	p.mu.Unlock()
 	if ws, ok := p.early[tid]; ok {
 		delete(p.early, tid)
-		p.handleStatus(tid, ws)
+		return p.handleStatus(tid, ws)
 	}
+	return target.StopEvent{}, false
 }
 
 // waitChildStop waits for a new child's first stop, which may already have
