@@ -230,11 +230,18 @@ func (p *Process) installDebugRegs(t *thread, want regs.DebugRegs) {
 			if !errors.Is(err, unix.ESRCH) {
 				log.WithError(err).WithField("tid", t.tid).Warn("write debug register")
 			}
+			// Part of it may be written (DR7 cleared first): the next
+			// install rewrites everything.
+			t.debugRegs = unknownDebugRegs
 			return
 		}
 	}
 	t.debugRegs = after
 }
+
+// unknownDebugRegs stands for registers in a state we do not know: it is
+// equivalent to nothing and shares no address with anything.
+var unknownDebugRegs = regs.DebugRegs{Addr: [regs.NumDebugAddrRegs]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}, DR7: ^regs.DR7(0)}
 
 // hwHit explains a TRAP_HWBKPT stop from DR6 and clears DR6 (the CPU never
 // does). ok is false when no slot of ours fired (a single step, say).

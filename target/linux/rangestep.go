@@ -23,6 +23,10 @@ import (
 // maxFastRange bounds the code read and decoded for one range step.
 const maxFastRange = 4096
 
+// userSpaceEnd is where x86-64 user addresses end (4-level paging, as
+// debug registers take only user addresses from ptrace).
+const userSpaceEnd = 1 << 47
+
 // armRangeExits prepares a range-stepping thread to run freely; it reports
 // false when the thread must single-step instead.
 func (p *Process) armRangeExits(t *thread) bool {
@@ -53,6 +57,11 @@ func (p *Process) armRangeExits(t *thread) bool {
 	}
 	want := p.hw.Registers()
 	exits := append(append([]uint64{}, ex.Outside...), ex.Inside...)
+	for _, a := range exits {
+		if a >= userSpaceEnd {
+			return false // decoded garbage: the kernel would refuse it
+		}
+	}
 	var armed uint8
 	for i := 0; i < regs.NumDebugAddrRegs && len(exits) > 0; i++ {
 		if want.DR7.Enabled(i) {
