@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,7 +80,7 @@ func (l *fdLink) Read(b []byte) (int, error) {
 	if l.spin {
 		var deadline time.Time
 		for i := 0; ; i++ {
-			n, _, err := unix.Recvfrom(l.rfd, b, unix.MSG_DONTWAIT)
+			n, err := recvNoWait(l.rfd, b)
 			if err == nil && n == 0 {
 				return 0, io.EOF
 			}
@@ -188,6 +189,20 @@ func (l *fdLink) watch(interrupt func(), done chan struct{}) {
 func (l *fdLink) close() {
 	unix.Close(l.cancelR)
 	unix.Close(l.cancelW)
+}
+
+// recvNoWait is recv(fd, b, MSG_DONTWAIT). Not unix.Recvfrom, which
+// allocates a source address per call: polled thousands of times a second,
+// that kept the garbage collector busy.
+func recvNoWait(fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // schedYield gives the CPU to another runnable task, if any; it never
