@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ---------------------------------------------------------------------------
@@ -661,5 +663,102 @@ func TestInferiorCallPassedSIGSEGV(t *testing.T) {
 		wantInOrder(t, out, "$1 = 42", "$2 = 3")
 		wantNotContains(t, out, "SIGSEGV, Segmentation fault", "exited while in a function called from GDB")
 		return normalizeProc(out)
+	})
+}
+
+// startStubOnTerminal is StartStub --once with the stub on a terminal of
+// its own, as DejaGnu's expect runs it: the stub leads a new session whose
+// controlling terminal is a pty the test holds open, so the stub's exit,
+// not the terminal's, is what hangs up the terminal's foreground group.
+func startStubOnTerminal(t *testing.T, kind StubKind, prog string) *Stub {
+	t.Helper()
+	bin, err := stubBinary(kind)
+	if err != nil {
+		t.Fatalf("%s: %v", kind, err)
+	}
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open a pty: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock the pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open the pty's terminal: %v", err)
+	}
+	defer slave.Close()
+	logSeq.Lock()
+	logSeq.n++
+	seq := logSeq.n
+	logSeq.Unlock()
+	port := freePort(t)
+	comm := fmt.Sprintf("localhost:%d", port)
+	s := &Stub{Kind: kind, Args: []string{"--once", comm, prog}, Addr: comm, Port: port, done: make(chan struct{}),
+		logPath: filepath.Join(workDir, fmt.Sprintf("stub-%03d-%s-tty.log", seq, kind))}
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := make(chan struct{})
+	go func() { // what the terminal shows, as the stub's output
+		defer close(copied)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			if n > 0 {
+				logf.Write(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		master.Close()
+		<-copied
+		logf.Close()
+	})
+	s.cmd = exec.Command(bin, s.Args...)
+	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = slave, slave, slave
+	s.cmd.Env = inferiorEnv()
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", kind, err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		s.state = s.cmd.ProcessState
+		close(s.done)
+	}()
+	if err := s.waitListening(stubStartTimeout); err != nil {
+		s.kill()
+		s.reapInferior()
+		t.Fatalf("%s on a terminal: %v", kind, err)
+	}
+	t.Cleanup(func() { s.cleanup(t) })
+	return s
+}
+
+// TestDetachOnTerminal: a program the stub started on its terminal, that
+// gdb detached from, lives on after the stub exits, and so does the child
+// it forks. The stub gave the program's group the terminal; unless it
+// takes it back at the detach, its exit (it waits for the program it
+// started, then ends) hangs that group up and the child dies of SIGHUP
+// (gdb.threads/pending-fork-event-detach.exp).
+func TestDetachOnTerminal(t *testing.T) {
+	t.Parallel()
+	prog := compile(t, "forkexit.c")
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		s := startStubOnTerminal(t, kind, prog)
+		out := runGDB(t, s, prog, "break ready", "continue", "detach")
+		wantContains(t, out, "detached]")
+		s.WaitExit(t, stubExitTimeout)
+		wantProgramOutput(t, s, 5*time.Second, "forkexit: child done")
+		return ""
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -112,8 +113,9 @@ type Process struct {
 	early map[int]unix.WaitStatus
 
 	reportFork, reportVFork bool
-	sharedMem               bool // a vfork child that has not exec'd: its parent's memory
-	released                bool // our claim on the tracer was given back
+	sharedMem               bool     // a vfork child that has not exec'd: its parent's memory
+	released                bool     // our claim on the tracer was given back
+	terminal                *os.File // the terminal whose foreground we gave the program
 
 	lastStop *target.StopEvent // the last stop reported by Resume
 
@@ -256,6 +258,7 @@ func (p *Process) launch(opts LaunchOptions) error {
 			defer personality(old)
 		}
 	}
+	sys := procAttr(files[0])
 	proc, err := os.StartProcess(path, argv, &os.ProcAttr{
 		Dir:   opts.Dir,
 		Env:   opts.Env,
@@ -263,13 +266,16 @@ func (p *Process) launch(opts LaunchOptions) error {
 		// No Pdeathsig: it fires when the forking *thread* exits, which
 		// the tracer thread does after a detach. PTRACE_O_EXITKILL covers
 		// a server that dies while the program is traced.
-		Sys: procAttr(files[0]),
+		Sys: sys,
 	})
 	if err != nil {
 		return fmt.Errorf("start %s: %w", opts.Path, err)
 	}
 	p.pid = proc.Pid
 	proc.Release()
+	if sys.Foreground {
+		p.terminal = files[0]
+	}
 
 	var ws unix.WaitStatus
 	if _, err := unix.Wait4(p.pid, &ws, unix.WALL, nil); err != nil {
@@ -562,7 +568,38 @@ func (p *Process) Detach() error {
 	var err error
 	p.tr.do(func() { err = p.detachAll() })
 	p.release()
+	p.takeTerminalBack()
 	return err
+}
+
+// takeTerminalBack makes our process group the terminal's foreground again
+// after we let go of a program we gave it to, as gdbserver does when its
+// client leaves: otherwise, when the server (a session leader, say under
+// a pty) exits, the kernel hangs up the program's group, and the detached
+// program dies of SIGHUP.
+func (p *Process) takeTerminalBack() {
+	if p.terminal == nil {
+		return
+	}
+	fd := int(p.terminal.Fd())
+	p.terminal = nil
+	if pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err != nil || pgrp != p.pid {
+		return // not the program's any more
+	}
+	// From a background group, TIOCSPGRP raises SIGTTOU unless it is
+	// blocked; block it on this thread only (ignoring it would be
+	// inherited by programs started later).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	set.Val[0] = 1 << (uint(unix.SIGTTOU) - 1)
+	if unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old) != nil {
+		return
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, unix.Getpgrp()); err != nil {
+		log.WithError(err).Debug("take the terminal back")
+	}
 }
 
 func (p *Process) detachAll() error {
