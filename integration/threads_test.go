@@ -492,3 +492,19 @@ func TestStepCutShort(t *testing.T) {
 		return ""
 	})
 }
+
+// TestStaticTLS: a thread-local variable of a static executable, where gdb
+// finds no link_map and asks qGetTLSAddr with module 0: the stub takes the
+// executable's module, 1 (gdb.threads/staticthreads.exp).
+func TestStaticTLS(t *testing.T) {
+	t.Parallel()
+	prog := compile(t, "statictls.c", "-static", "-pthread")
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		s := StartStub(t, kind, prog)
+		out := runGDB(t, s, prog, "break ready", "continue", "p tlsvar", "continue", "p tlsvar", "continue")
+		s.WaitExit(t, stubExitTimeout)
+		wantNotContains(t, out, "Cannot find thread-local storage")
+		wantInOrder(t, out, "$1 = 42", "$2 = 5", "exited normally]")
+		return normalizeProc(out)
+	})
+}

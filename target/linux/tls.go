@@ -73,8 +73,13 @@ func (p *Process) TLSAddress(id target.ThreadID, offset, lm uint64) (addr uint64
 	return block + offset, nil
 }
 
-// tlsModid reads l_tls_modid of a link_map entry.
+// tlsModid reads l_tls_modid of a link_map entry. A client that finds
+// no link_map (a static executable) asks with lm 0: the executable's TLS
+// is module 1, as it always is.
 func (p *Process) tlsModid(lm uint64) (uint64, error) {
+	if lm == 0 {
+		return 1, nil
+	}
 	if p.modidDesc == 0 {
 		return 0, errors.New("layout of link_map unknown (no " + modidSymbol + ")")
 	}
