@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	log "github.com/sirupsen/logrus"
@@ -113,9 +114,8 @@ type Process struct {
 	early map[int]unix.WaitStatus
 
 	reportFork, reportVFork bool
-	sharedMem               bool     // a vfork child that has not exec'd: its parent's memory
-	released                bool     // our claim on the tracer was given back
-	terminal                *os.File // the terminal whose foreground we gave the program
+	sharedMem               bool // a vfork child that has not exec'd: its parent's memory
+	released                bool // our claim on the tracer was given back
 
 	lastStop *target.StopEvent // the last stop reported by Resume
 
@@ -274,7 +274,7 @@ func (p *Process) launch(opts LaunchOptions) error {
 	p.pid = proc.Pid
 	proc.Release()
 	if sys.Foreground {
-		p.terminal = files[0]
+		gaveTerminal.Store(files[0])
 	}
 
 	var ws unix.WaitStatus
@@ -568,23 +568,25 @@ func (p *Process) Detach() error {
 	var err error
 	p.tr.do(func() { err = p.detachAll() })
 	p.release()
-	p.takeTerminalBack()
 	return err
 }
 
-// takeTerminalBack makes our process group the terminal's foreground again
-// after we let go of a program we gave it to, as gdbserver does when its
-// client leaves: otherwise, when the server (a session leader, say under
-// a pty) exits, the kernel hangs up the program's group, and the detached
-// program dies of SIGHUP.
-func (p *Process) takeTerminalBack() {
-	if p.terminal == nil {
+// gaveTerminal is the terminal whose foreground a launched program got.
+var gaveTerminal atomic.Pointer[os.File]
+
+// TakeTerminalBack makes our process group the terminal's foreground
+// again, as gdbserver does when its client leaves: a program we detached
+// keeps running, and when the server (a session leader, as under DejaGnu's
+// pty) exits, the kernel would hang up the program's group, which then
+// dies of SIGHUP, children and all.
+func TakeTerminalBack() {
+	term := gaveTerminal.Swap(nil)
+	if term == nil {
 		return
 	}
-	fd := int(p.terminal.Fd())
-	p.terminal = nil
-	if pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err != nil || pgrp != p.pid {
-		return // not the program's any more
+	fd := int(term.Fd())
+	if pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err != nil || pgrp == unix.Getpgrp() {
+		return
 	}
 	// From a background group, TIOCSPGRP raises SIGTTOU unless it is
 	// blocked; block it on this thread only (ignoring it would be
