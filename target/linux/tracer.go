@@ -67,6 +67,7 @@ var directTracer *tracer
 func RunOnCallingThread() {
 	runtime.LockOSThread()
 	directTID.Store(int64(unix.Gettid()))
+	quietSIGCHLD()
 }
 
 // newTracer gives a new process its tracer: on the direct thread the one
@@ -160,7 +161,10 @@ func (t *tracer) loop() {
 // waits in wait4 and never asks: a notified SIGCHLD costs every ptrace
 // stop a wake-up of Go's signal goroutine.
 func (t *tracer) notifySIGCHLD() {
-	t.notify.Do(func() { signal.Notify(t.sigchld, syscall.SIGCHLD) })
+	t.notify.Do(func() {
+		loudSIGCHLD()
+		signal.Notify(t.sigchld, syscall.SIGCHLD)
+	})
 }
 
 // do runs f on the tracer thread and waits for it. It reports false, without

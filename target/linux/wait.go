@@ -2,7 +2,9 @@ package linux
 
 import (
 	"runtime"
+	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,3 +69,52 @@ func (tr *tracer) wait4(pid int, ws *unix.WaitStatus) (int, error) {
 // schedYield gives the CPU to another runnable task, if any; it never
 // blocks, so it needs none of Go's system-call bookkeeping.
 func schedYield() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+
+// kernelSigaction is the x86-64 kernel's struct sigaction.
+type kernelSigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+// SIGCHLD in all-stop mode: the Go runtime installs a handler for it at
+// start-up, so every ptrace stop of a tracee also runs a signal handler on
+// some thread of ours. Measured on this 2-CPU machine, that took a polled
+// PTRACE_SINGLESTEP round trip from 31 to 50 µs. The default disposition
+// (the kernel discards the signal; wait4 works as before, and children are
+// not reaped behind our back as with SIG_IGN) costs nothing. Non-stop mode
+// needs the signal: notifySIGCHLD puts Go's handler back first.
+var sigchld struct {
+	sync.Mutex
+	quiet bool
+	saved kernelSigaction
+}
+
+// quietSIGCHLD sets SIGCHLD to its default disposition, keeping Go's.
+func quietSIGCHLD() {
+	sigchld.Lock()
+	defer sigchld.Unlock()
+	if sigchld.quiet {
+		return
+	}
+	var dfl kernelSigaction
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD),
+		uintptr(unsafe.Pointer(&dfl)), uintptr(unsafe.Pointer(&sigchld.saved)), 8, 0, 0); e != 0 {
+		return
+	}
+	sigchld.quiet = true
+}
+
+// loudSIGCHLD gives SIGCHLD back to Go's handler.
+func loudSIGCHLD() {
+	sigchld.Lock()
+	defer sigchld.Unlock()
+	if !sigchld.quiet {
+		return
+	}
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD),
+		uintptr(unsafe.Pointer(&sigchld.saved)), 0, 8, 0, 0); e == 0 {
+		sigchld.quiet = false
+	}
+}
