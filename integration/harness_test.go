@@ -799,6 +799,8 @@ var normalizers = []struct {
 	// `from target:/lib/...` when the stub serves files, `from /lib/...` when not.
 	{regexp.MustCompile(`\btarget:/`), "/"},
 	{regexp.MustCompile(`\(LWP \d+\)`), "(LWP TID)"},
+	// info inferiors pads its column after the pid to the pid's width.
+	{regexp.MustCompile(`\bprocess \d+ +`), "process PID "},
 	{regexp.MustCompile(`\bprocess \d+`), "process PID"},
 	{regexp.MustCompile(`\bpid = \d+`), "pid = PID"},
 	{regexp.MustCompile(`\bThread \d+\.\d+\b`), "Thread N.N"},
