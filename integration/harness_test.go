@@ -378,21 +378,33 @@ func StartStubArgs(t testing.TB, kind StubKind, argsFn func(comm string) []strin
 }
 
 func (s *Stub) start(bin string) error {
-	logSeq.Lock()
-	logSeq.n++
-	n := logSeq.n
-	logSeq.Unlock()
-	s.logPath = filepath.Join(workDir, fmt.Sprintf("stub-%03d-%s.log", n, s.Kind))
+	s.logPath = newStubLogPath(s.Kind, "")
 	f, err := os.Create(s.logPath)
 	if err != nil {
 		return err
 	}
 	defer f.Close() // the child keeps its own descriptors
-	s.cmd = exec.Command(bin, s.Args...)
-	s.cmd.Stdout = f // an *os.File: no copying goroutine, Wait never blocks on I/O
-	s.cmd.Stderr = f
+	cmd := exec.Command(bin, s.Args...)
+	cmd.Stdout = f // an *os.File: no copying goroutine, Wait never blocks on I/O
+	cmd.Stderr = f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return s.launch(cmd)
+}
+
+// newStubLogPath names the next stub output file in the work directory.
+func newStubLogPath(kind StubKind, suffix string) string {
+	logSeq.Lock()
+	logSeq.n++
+	n := logSeq.n
+	logSeq.Unlock()
+	return filepath.Join(workDir, fmt.Sprintf("stub-%03d-%s%s.log", n, kind, suffix))
+}
+
+// launch starts cmd, with its output already wired to s.logPath, as the
+// stub, and closes s.done when it ends.
+func (s *Stub) launch(cmd *exec.Cmd) error {
+	s.cmd = cmd
 	s.cmd.Env = inferiorEnv()
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}

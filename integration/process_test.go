@@ -692,14 +692,10 @@ func startStubOnTerminal(t *testing.T, kind StubKind, prog string) *Stub {
 		t.Fatalf("open the pty's terminal: %v", err)
 	}
 	defer slave.Close()
-	logSeq.Lock()
-	logSeq.n++
-	seq := logSeq.n
-	logSeq.Unlock()
 	port := freePort(t)
 	comm := fmt.Sprintf("localhost:%d", port)
 	s := &Stub{Kind: kind, Args: []string{"--once", comm, prog}, Addr: comm, Port: port, done: make(chan struct{}),
-		logPath: filepath.Join(workDir, fmt.Sprintf("stub-%03d-%s-tty.log", seq, kind))}
+		logPath: newStubLogPath(kind, "-tty")}
 	logf, err := os.Create(s.logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -723,18 +719,12 @@ func startStubOnTerminal(t *testing.T, kind StubKind, prog string) *Stub {
 		<-copied
 		logf.Close()
 	})
-	s.cmd = exec.Command(bin, s.Args...)
-	s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = slave, slave, slave
-	s.cmd.Env = inferiorEnv()
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, s.Args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := s.launch(cmd); err != nil {
 		t.Fatalf("start %s: %v", kind, err)
 	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		s.state = s.cmd.ProcessState
-		close(s.done)
-	}()
 	if err := s.waitListening(stubStartTimeout); err != nil {
 		s.kill()
 		s.reapInferior()

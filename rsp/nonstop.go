@@ -169,32 +169,26 @@ func (s *Session) vContNonStop(acts []vContAction) {
 		}
 		w := work{ns: ns}
 		for _, t := range p.Threads() {
-			for _, a := range acts {
-				if !a.all && !a.sel.Matches(t) {
-					continue
-				}
-				if a.kind == target.ActionStop {
-					w.stop = append(w.stop, t)
-					break
-				}
-				if queued[t] {
-					// Its stop is still on its way to the client, which
-					// therefore believes it runs: a resume (a wildcard
-					// "c", typically) must leave it where it stopped, or
-					// the stop would arrive for a thread that has moved
-					// on, and then a second one (gdb's remote.c explains
-					// this; gdbserver ignores such actions the same way).
-					log.WithField("thread", t).Debug("not resuming a thread whose stop is queued")
-					break
-				}
-				act, ok := s.toAction(t, a.kind, a.signal)
+			a, named := actionFor(acts, t)
+			switch {
+			case !named:
+			case a.kind == target.ActionStop:
+				w.stop = append(w.stop, t)
+			case queued[t]:
+				// Its stop is still on its way to the client, which
+				// therefore believes it runs: a resume (a wildcard "c",
+				// typically) must leave it where it stopped, or the stop
+				// would arrive for a thread that has moved on, and then a
+				// second one (gdb's remote.c explains this; gdbserver
+				// ignores such actions the same way).
+				log.WithField("thread", t).Debug("not resuming a thread whose stop is queued")
+			default:
+				act, ok := s.action(t, a)
 				if !ok {
 					s.replyString("E01")
 					return
 				}
-				act.RangeStart, act.RangeEnd = a.start, a.end
 				w.run = append(w.run, act)
-				break
 			}
 		}
 		todo = append(todo, w)

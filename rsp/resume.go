@@ -19,6 +19,24 @@ type vContAction struct {
 	all        bool // no thread-id: applies to every thread left
 }
 
+// actionFor returns the leftmost action that names thread t (first match
+// wins), if any does.
+func actionFor(acts []vContAction, t target.ThreadID) (vContAction, bool) {
+	for _, a := range acts {
+		if a.all || a.sel.Matches(t) {
+			return a, true
+		}
+	}
+	return vContAction{}, false
+}
+
+// action turns a vCont action for thread t into a target action.
+func (s *Session) action(t target.ThreadID, a vContAction) (target.Action, bool) {
+	act, ok := s.toAction(t, a.kind, a.signal)
+	act.RangeStart, act.RangeEnd = a.start, a.end
+	return act, ok
+}
+
 // parseVCont parses the actions after "vCont;".
 func parseVCont(b []byte) ([]vContAction, error) {
 	var out []vContAction
@@ -122,19 +140,16 @@ func (s *Session) vCont(pkt []byte) {
 	for _, p := range s.sortedProcesses() {
 		n := len(actions)
 		for _, t := range p.Threads() {
-			for _, a := range acts {
-				if !a.all && !a.sel.Matches(t) {
-					continue
-				}
-				act, ok := s.toAction(t, a.kind, a.signal)
-				if !ok {
-					s.replyString("E01")
-					return
-				}
-				act.RangeStart, act.RangeEnd = a.start, a.end
-				actions = append(actions, act)
-				break
+			a, named := actionFor(acts, t)
+			if !named {
+				continue
 			}
+			act, ok := s.action(t, a)
+			if !ok {
+				s.replyString("E01")
+				return
+			}
+			actions = append(actions, act)
 		}
 		if len(actions) > n {
 			involved = append(involved, p)

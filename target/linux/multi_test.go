@@ -48,19 +48,10 @@ func TestDirectProcessesShareWaits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			onDirectThread(t, func() {
-				var procs []*Process
-				for i := 0; i < 2; i++ {
-					p, err := Launch(LaunchOptions{Path: "/bin/true", Files: []*os.File{devnull, devnull, devnull}})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					defer func() {
-						if !p.exited {
-							p.Kill()
-						}
-					}()
-					procs = append(procs, p)
+				procs, done := launchTrues(t, 2, devnull)
+				defer done()
+				if procs == nil {
+					return
 				}
 				a, b := procs[0], procs[1]
 				if a.tr != b.tr {
@@ -126,19 +117,10 @@ func TestDirectKillFindsSetAsideExit(t *testing.T) {
 	}
 	defer devnull.Close()
 	onDirectThread(t, func() {
-		var procs []*Process
-		for i := 0; i < 3; i++ {
-			p, err := Launch(LaunchOptions{Path: "/bin/true", Files: []*os.File{devnull, devnull, devnull}})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer func() {
-				if !p.exited {
-					p.Kill()
-				}
-			}()
-			procs = append(procs, p)
+		procs, done := launchTrues(t, 3, devnull)
+		defer done()
+		if procs == nil {
+			return
 		}
 		b := procs[1]
 		// b dies from outside while stopped, and another loop of the
@@ -165,4 +147,27 @@ func TestDirectKillFindsSetAsideExit(t *testing.T) {
 			t.Errorf("process %d is still there", b.PID())
 		}
 	})
+}
+
+// launchTrues launches n stopped /bin/true processes on the calling (tracer)
+// thread; done kills those still alive. On failure procs is nil and the
+// test has been marked failed.
+func launchTrues(t *testing.T, n int, devnull *os.File) (procs []*Process, done func()) {
+	done = func() {
+		for _, p := range procs {
+			if !p.exited {
+				p.Kill()
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		p, err := Launch(LaunchOptions{Path: "/bin/true", Files: []*os.File{devnull, devnull, devnull}})
+		if err != nil {
+			t.Error(err)
+			done()
+			return nil, func() {}
+		}
+		procs = append(procs, p)
+	}
+	return procs, done
 }
