@@ -16,9 +16,17 @@ package main
 //	          back to the line (Z0, vCont;c, z0: one breakpoint hit) is part of
 //	          the iteration, a fraction of a percent of it.
 //	watchhit  Z2 on bench_hits (8 bytes), written by bench_hit in a loop; per
-//	          hit what gdb 13 does (INVENTORY trace e-watch): vCont;c ->
-//	          T05watch:<addr>, m<addr>,8 (the new value, checked), z2, Z2.
-//	          x86 reports a watchpoint after the write, so gdb does not step.
+//	          hit what gdb 13 sends for `watch bench_hits if COND` when COND
+//	          is false (traced against gdbserver): vCont;c ->
+//	          T05watch:<addr>, then m<addr>,8 four times (old and new value,
+//	          the condition), and on.  gdb leaves the watchpoint inserted and
+//	          does not step: x86 reports a watchpoint after the write.
+//	watchstop the watchpoint's share of a hit gdb reports: vCont;c ->
+//	          T05watch:<addr>, m<addr>,8, z2, Z2 (gdb removes every
+//	          breakpoint at a reported stop and inserts them again to go on;
+//	          it also reads the thread list and the frame, not replayed here).
+//
+// The gdb-* ops (gdbops.go) run the same scenarios with the real gdb.
 
 import (
 	"encoding/binary"
@@ -53,16 +61,24 @@ var instubOps = []op{
 	},
 	{
 		name: "watchhit", prog: "bphit", unit: "hit",
-		desc:    "hardware watchpoint hit as gdb does it: vCont;c -> T05watch, m (new value), z2, Z2",
-		prepare: prepareWatchHit,
+		desc:    "hardware watchpoint hit with a false condition, as gdb does it: vCont;c -> T05watch, 4 x m (value)",
+		prepare: func(s *session) (func() error, float64, error) { return prepareWatch(s, false) },
+	},
+	{
+		name: "watchstop", prog: "bphit", unit: "hit",
+		desc:    "hardware watchpoint hit gdb reports, its watchpoint packets: vCont;c -> T05watch, m (value), z2, Z2",
+		prepare: func(s *session) (func() error, float64, error) { return prepareWatch(s, true) },
 	},
 }
 
-// allOps is every op: the base ones, then instubOps.
-func allOps() []op { return append(append([]op{}, ops...), instubOps...) }
+// allOps is every op: the base ones, then extraOps.
+func allOps() []op { return append(append([]op{}, ops...), extraOps()...) }
+
+// extraOps are the ops beyond ops: instubOps, then gdbOps.
+func extraOps() []op { return append(append([]op{}, instubOps...), gdbOps...) }
 
 // selectAllOps is selectOps over all ops: "all" (or "") selects every op,
-// names of instubOps are looked up here, the rest by selectOps.
+// names of extraOps are looked up here, the rest by selectOps.
 func selectAllOps(list string) ([]op, error) {
 	if list == "" || list == "all" {
 		return allOps(), nil
@@ -72,7 +88,7 @@ func selectAllOps(list string) ([]op, error) {
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
 		var sel []op
-		if o, ok := instubOp(name); ok {
+		if o, ok := extraOp(name); ok {
 			sel = []op{o}
 		} else {
 			var err error
@@ -90,8 +106,8 @@ func selectAllOps(list string) ([]op, error) {
 	return out, nil
 }
 
-func instubOp(name string) (op, bool) {
-	for _, o := range instubOps {
+func extraOp(name string) (op, bool) {
+	for _, o := range extraOps() {
 		if o.name == name {
 			return o, true
 		}
@@ -101,7 +117,7 @@ func instubOp(name string) (op, bool) {
 
 func allOpNames() string {
 	names := []string{opNames()}
-	for _, o := range instubOps {
+	for _, o := range extraOps() {
 		names = append(names, o.name)
 	}
 	return strings.Join(names, ",")
@@ -347,7 +363,10 @@ func prepareNext1000(s *session) (func() error, float64, error) {
 // ---------------------------------------------------------------------------
 // watchhit
 
-func prepareWatchHit(s *session) (func() error, float64, error) {
+// prepareWatch sets a write watchpoint on bench_hits; each iteration is one
+// hit: silent (the value read four times, as gdb evaluates a false
+// condition) or reported (read once, the watchpoint removed and inserted).
+func prepareWatch(s *session, reported bool) (func() error, float64, error) {
 	counter, err := s.prog.sym("bench_hits")
 	if err != nil {
 		return nil, 0, err
@@ -376,19 +395,31 @@ func prepareWatchHit(s *session) (func() error, float64, error) {
 		if a, err := strconv.ParseUint(stop.Value, 16, 64); err != nil || a != counter {
 			return fmt.Errorf("%s answered %q: watch address %q, want %x", cont, r, stop.Value, counter)
 		}
-		v, err := s.c.Exchange(mreq)
-		if err != nil {
-			return fmt.Errorf("%s: %w", mreq, err)
+		reads := 4
+		if reported {
+			reads = 1
 		}
-		val, err := strconv.ParseUint(v, 16, 64)
-		if err != nil || len(v) != 16 {
-			return fmt.Errorf("%s answered %q", mreq, v)
+		for i := 0; i < reads; i++ {
+			v, err := s.c.Exchange(mreq)
+			if err != nil {
+				return fmt.Errorf("%s: %w", mreq, err)
+			}
+			val, err := strconv.ParseUint(v, 16, 64)
+			if err != nil || len(v) != 16 {
+				return fmt.Errorf("%s answered %q", mreq, v)
+			}
+			val = swap64(val)
+			if i == 0 && !first && val != last+1 {
+				return fmt.Errorf("bench_hits is %d after the hit, want %d (a write was missed)", val, last+1)
+			}
+			if i > 0 && val != last {
+				return fmt.Errorf("bench_hits changed from %d to %d while stopped", last, val)
+			}
+			first, last = false, val
 		}
-		val = swap64(val)
-		if !first && val != last+1 {
-			return fmt.Errorf("bench_hits is %d after the hit, want %d (a write was missed)", val, last+1)
+		if !reported {
+			return nil
 		}
-		first, last = false, val
 		if _, err := s.expect(rz2, "OK"); err != nil {
 			return err
 		}

@@ -72,7 +72,8 @@ func TestSelectAllOps(t *testing.T) {
 	for _, o := range ops {
 		base = append(base, o.name)
 	}
-	all := append(append([]string{}, base...), "condbp", "next1000", "watchhit")
+	all := append(append([]string{}, base...), "condbp", "next1000", "watchhit", "watchstop",
+		"gdb-condbp", "gdb-watchhit", "gdb-next1000")
 	for _, tc := range []struct {
 		list    string
 		want    []string
@@ -83,6 +84,7 @@ func TestSelectAllOps(t *testing.T) {
 		{"condbp", []string{"condbp"}, false},
 		{"watchhit, g,condbp,g", []string{"watchhit", "g", "condbp"}, false},
 		{"roundtrip,next1000", []string{"qC", "m1", "next1000"}, false},
+		{"gdb-watchhit,watchstop", []string{"gdb-watchhit", "watchstop"}, false},
 		{"condbp,nope", nil, true},
 	} {
 		got, err := selectAllOps(tc.list)

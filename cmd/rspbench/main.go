@@ -12,7 +12,8 @@
 // -rounds N (6: the time is split into N alternating runs, gdbserver first
 // in odd rounds and gostub first in even ones, so both see the same machine
 // conditions), -ops LIST (qC,m1,g,step,bphit,mem64m,condbp,next1000,
-// watchhit; "roundtrip" = qC,m1),
+// watchhit,watchstop,gdb-condbp,gdb-watchhit,gdb-next1000; "roundtrip" =
+// qC,m1),
 // -src DIR (the C programs, default testdata/bench), -v (per-round lines).
 // The exit status is 1 when a stub is unavailable or an op failed on it; the
 // table is printed anyway, with the reasons below it.
@@ -47,8 +48,26 @@
 //	next1000  gdb's next over a 1000-iteration loop on one line: vCont;s off
 //	          the breakpoint, vCont;r<pc>,<end of line>:pPID.TID -> T05 at
 //	          the end of the line (back to the line with Z0, vCont;c, z0)
-//	watchhit  hardware watchpoint: Z2 on bench_hits; per hit vCont;c ->
-//	          T05watch:<addr>, m<addr>,8, z2, Z2 (as gdb 13 does on x86)
+//	watchhit  hardware watchpoint: Z2 on bench_hits; per hit what gdb 13
+//	          sends when the watchpoint's condition is false: vCont;c ->
+//	          T05watch:<addr>, m<addr>,8 four times
+//	watchstop the same watchpoint, per hit the packets of a hit gdb reports
+//	          that concern it: vCont;c -> T05watch, m<addr>,8, z2, Z2
+//
+// and with the real gdb (gdbops.go; -gdb PATH, default gdb from $PATH),
+// which shows what a user sees, gdb's own time included:
+//
+//	gdb-condbp    break bench_hit if bench_hits % 1000 == 0, evaluated in
+//	              the stub; per iteration a continue (1000 calls)
+//	gdb-watchhit  watch bench_hits if bench_hits % 100 == 0; per iteration a
+//	              continue (100 watchpoint hits)
+//	gdb-next1000  continue to next1000.c's loop line, next over it
+//
+// The replayed packets leave out gdb's own work, but the replaying client
+// is not gdb either: it waits for replies in Go's network poller, and its
+// wake-ups differ from gdb's, which moves the ratios by tens of percent on
+// a busy or virtualised machine.  Where the two disagree, the gdb-* ops
+// are what a user gets.
 //
 // Each timed run is preceded by an untimed warm-up of a tenth of its time
 // (not for mem64m).
@@ -90,6 +109,7 @@ var (
 	flagOps       = flag.String("ops", "all", "comma-separated ops: "+allOpNames()+" (roundtrip = qC,m1)")
 	flagSrc       = flag.String("src", "", "directory of the benchmark C programs (default: testdata/bench of the module)")
 	flagVerbose   = flag.Bool("v", false, "print every run")
+	flagGDB       = flag.String("gdb", "gdb", "gdb binary for the gdb-* ops")
 )
 
 // tmpDir is the directory gostub is built in, removed on exit and on
@@ -145,6 +165,9 @@ func (t *tally) rate() float64 { return t.units / t.elapsed.Seconds() }
 // the iterations done, units of work and time taken.  Cleanup problems are
 // returned as warnings.
 func measure(stub string, prog *program, o op, budget time.Duration) (iters int, units float64, elapsed time.Duration, info string, warn, err error) {
+	if o.gdb != nil {
+		return measureGDB(stub, prog, o, budget)
+	}
 	s, err := launch(stub, prog)
 	if err != nil {
 		return 0, 0, 0, "", nil, err

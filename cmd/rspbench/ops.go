@@ -21,6 +21,7 @@ type op struct {
 	// iteration is long).
 	noWarmup bool
 	prepare  func(s *session) (iter func() error, units float64, err error)
+	gdb      *gdbDrive // instead of prepare: the op is run by gdb (gdbops.go)
 }
 
 // gdbDefaultPacketSize is what gdb assumes when qSupported has no PacketSize.

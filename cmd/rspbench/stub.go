@@ -168,12 +168,39 @@ func closeAll() {
 	}
 }
 
-// launch starts `stub --once localhost:PORT prog`, waits for "Listening on
-// port", connects and does the handshake.  On error nothing is left running.
+// launch starts the stub (startStub), connects and does the handshake.  On
+// error nothing is left running.
 func launch(stub string, prog *program) (s *session, err error) {
-	port, err := freePort()
+	s, port, err := startStub(stub, prog)
 	if err != nil {
 		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if cerr := s.close(); cerr != nil {
+				err = fmt.Errorf("%w; cleanup: %v", err, cerr)
+			}
+			s = nil
+		}
+	}()
+	s.c, err = rspclient.Dial("localhost:"+strconv.Itoa(port), dialTimeout)
+	if err != nil {
+		return s, err
+	}
+	s.c.Timeout = packetTimeout
+	if err := s.handshake(); err != nil {
+		return s, fmt.Errorf("%s: handshake: %w; output:\n%s", name(stub), err, s.out.tail())
+	}
+	return s, nil
+}
+
+// startStub starts `stub --once localhost:PORT prog` and waits for
+// "Listening on port".  The session has no connection yet.  On error
+// nothing is left running.
+func startStub(stub string, prog *program) (s *session, port int, err error) {
+	port, err = freePort()
+	if err != nil {
+		return nil, 0, err
 	}
 	s = &session{
 		stub:   stub,
@@ -187,7 +214,7 @@ func launch(stub string, prog *program) (s *session, err error) {
 	s.cmd.WaitDelay = time.Second // do not wait for an inferior holding the pipe
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", stub, err)
+		return nil, 0, fmt.Errorf("start %s: %w", stub, err)
 	}
 	track(s, true)
 	go func() {
@@ -205,21 +232,12 @@ func launch(stub string, prog *program) (s *session, err error) {
 
 	select {
 	case p := <-s.out.port:
-		port = p
+		return s, p, nil
 	case <-s.exited:
-		return s, fmt.Errorf("%s exited before listening (%v); output:\n%s", name(stub), s.cmd.ProcessState, s.out.tail())
+		return s, 0, fmt.Errorf("%s exited before listening (%v); output:\n%s", name(stub), s.cmd.ProcessState, s.out.tail())
 	case <-time.After(listenTimeout):
-		return s, fmt.Errorf("%s did not print \"Listening on port\" within %v; output:\n%s", name(stub), listenTimeout, s.out.tail())
+		return s, 0, fmt.Errorf("%s did not print \"Listening on port\" within %v; output:\n%s", name(stub), listenTimeout, s.out.tail())
 	}
-	s.c, err = rspclient.Dial("localhost:"+strconv.Itoa(port), dialTimeout)
-	if err != nil {
-		return s, err
-	}
-	s.c.Timeout = packetTimeout
-	if err := s.handshake(); err != nil {
-		return s, fmt.Errorf("%s: handshake: %w; output:\n%s", name(stub), err, s.out.tail())
-	}
-	return s, nil
 }
 
 func name(path string) string { return filepath.Base(path) }
