@@ -666,11 +666,11 @@ func TestInferiorCallPassedSIGSEGV(t *testing.T) {
 	})
 }
 
-// startStubOnTerminal is StartStub --once with the stub on a terminal of
-// its own, as DejaGnu's expect runs it: the stub leads a new session whose
+// startStubOnTerminal is StartStubArgs with the stub on a terminal of its
+// own, as DejaGnu's expect runs it: the stub leads a new session whose
 // controlling terminal is a pty the test holds open, so the stub's exit,
 // not the terminal's, is what hangs up the terminal's foreground group.
-func startStubOnTerminal(t *testing.T, kind StubKind, prog string) *Stub {
+func startStubOnTerminal(t *testing.T, kind StubKind, args func(comm string) []string) *Stub {
 	t.Helper()
 	bin, err := stubBinary(kind)
 	if err != nil {
@@ -694,7 +694,7 @@ func startStubOnTerminal(t *testing.T, kind StubKind, prog string) *Stub {
 	defer slave.Close()
 	port := freePort(t)
 	comm := fmt.Sprintf("localhost:%d", port)
-	s := &Stub{Kind: kind, Args: []string{"--once", comm, prog}, Addr: comm, Port: port, done: make(chan struct{}),
+	s := &Stub{Kind: kind, Args: args(comm), Addr: comm, Port: port, done: make(chan struct{}),
 		logPath: newStubLogPath(kind, "-tty")}
 	logf, err := os.Create(s.logPath)
 	if err != nil {
@@ -744,10 +744,29 @@ func TestDetachOnTerminal(t *testing.T) {
 	t.Parallel()
 	prog := compile(t, "forkexit.c")
 	forEachStub(t, func(t *testing.T, kind StubKind) string {
-		s := startStubOnTerminal(t, kind, prog)
+		s := startStubOnTerminal(t, kind, func(comm string) []string { return []string{"--once", comm, prog} })
 		out := runGDB(t, s, prog, "break ready", "continue", "detach")
 		wantContains(t, out, "detached]")
 		s.WaitExit(t, stubExitTimeout)
+		wantProgramOutput(t, s, 5*time.Second, "forkexit: child done")
+		return ""
+	})
+}
+
+// TestDetachOnTerminalExtended: the same with extended-remote, where the
+// server outlives the detach and `monitor exit` ends it: it still hands
+// the terminal back as it leaves (gdbserver's exit handler), or the
+// program it ran and let go dies of SIGHUP with it
+// (gdb.base/watchpoint-hw-attach.exp).
+func TestDetachOnTerminalExtended(t *testing.T) {
+	t.Parallel()
+	prog := compile(t, "forkexit.c")
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		s := startStubOnTerminal(t, kind, func(comm string) []string {
+			return []string{"--once", "--multi", comm}
+		})
+		out := runExtended(t, s, prog, "set remote exec-file "+prog, "break ready", "run", "detach", "monitor exit")
+		wantContains(t, out, "detached]")
 		wantProgramOutput(t, s, 5*time.Second, "forkexit: child done")
 		return ""
 	})

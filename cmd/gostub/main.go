@@ -355,11 +355,9 @@ func serveOne(conn *rsp.Conn, procs []target.Process, opts rsp.Options) (rsp.End
 // finish applies gdbserver's rules when the server stops serving: a process
 // we launched is killed, one we attached to is detached and runs on.
 func finish(procs []target.Process, end rsp.End, pid int) int {
-	if end == rsp.EndDetached || end == rsp.EndDisconnected {
-		// As gdbserver when its client's connection closes (not on
-		// `monitor exit`): a detached program is not hung up with us.
-		linux.TakeTerminalBack()
-	}
+	// As gdbserver's exit handler, whatever ends the server: a program we
+	// detached is not hung up with us when we leave the terminal's session.
+	linux.TakeTerminalBack()
 	if end == rsp.EndDetached && len(procs) == 0 && pid > 0 {
 		fmt.Fprintf(os.Stderr, "Detaching from process %d\n", pid)
 		// Our own child runs on: reap it when it ends, as gdbserver does.
