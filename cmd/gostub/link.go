@@ -26,7 +26,8 @@ type fdLink struct {
 
 	cancelR, cancelW int // wakes the watcher when the program stops
 
-	spin bool // poll a socket briefly before sleeping in read
+	spin  bool // poll a socket briefly before sleeping in read
+	owned bool // rfd (== wfd) is ours to close
 }
 
 // readSpin is how long Read polls a socket before it blocks. gdb sends its
@@ -36,21 +37,48 @@ type fdLink struct {
 const readSpin = 100 * time.Microsecond
 
 // newFDLink takes over the descriptors of conn (or stdin/stdout) in
-// blocking mode. The caller still closes conn.
+// blocking mode. A TCP connection's socket moves to a descriptor of the
+// link's own, and conn is closed: left in Go's network poller, every packet
+// that arrives would also wake a runtime thread waiting in epoll, on the
+// CPU the program wants.
 func newFDLink(conn net.Conn, rfd, wfd int) (*fdLink, error) {
+	var tc *net.TCPConn
 	if conn != nil {
-		tc, ok := conn.(*net.TCPConn)
-		if !ok {
+		var ok bool
+		if tc, ok = conn.(*net.TCPConn); !ok {
 			return nil, errors.New("not a TCP connection")
 		}
 		raw, err := tc.SyscallConn()
 		if err != nil {
 			return nil, err
 		}
-		if err := raw.Control(func(fd uintptr) { rfd, wfd = int(fd), int(fd) }); err != nil {
+		var derr error
+		if err := raw.Control(func(fd uintptr) {
+			rfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		}); err != nil {
 			return nil, err
 		}
+		if derr != nil {
+			return nil, fmt.Errorf("link: %w", derr)
+		}
+		wfd = rfd
 	}
+	l, err := linkFDs(rfd, wfd, tc != nil)
+	if err != nil {
+		if tc != nil {
+			unix.Close(rfd)
+		}
+		return nil, err
+	}
+	if tc != nil {
+		l.owned = true
+		tc.Close()
+	}
+	return l, nil
+}
+
+// linkFDs makes the link of rfd and wfd, in blocking mode.
+func linkFDs(rfd, wfd int, socket bool) (*fdLink, error) {
 	for _, fd := range []int{rfd, wfd} {
 		if err := unix.SetNonblock(fd, false); err != nil {
 			return nil, fmt.Errorf("link: %w", err)
@@ -61,7 +89,7 @@ func newFDLink(conn net.Conn, rfd, wfd int) (*fdLink, error) {
 		return nil, fmt.Errorf("link: %w", err)
 	}
 	// One CPU: polling would only hold back the client.
-	return &fdLink{rfd: rfd, wfd: wfd, cancelR: p[0], cancelW: p[1], spin: conn != nil && runtime.NumCPU() > 1}, nil
+	return &fdLink{rfd: rfd, wfd: wfd, cancelR: p[0], cancelW: p[1], spin: socket && runtime.NumCPU() > 1}, nil
 }
 
 func (l *fdLink) Read(b []byte) (int, error) {
@@ -189,6 +217,9 @@ func (l *fdLink) watch(interrupt func(), done chan struct{}) {
 func (l *fdLink) close() {
 	unix.Close(l.cancelR)
 	unix.Close(l.cancelW)
+	if l.owned {
+		unix.Close(l.rfd)
+	}
 }
 
 // recvNoWait is recv(fd, b, MSG_DONTWAIT). Not unix.Recvfrom, which
