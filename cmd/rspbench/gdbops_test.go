@@ -18,7 +18,7 @@ func TestGDBOps(t *testing.T) {
 	if _, err := exec.LookPath(*flagGDB); err != nil {
 		t.Skip(err)
 	}
-	progs := gdbOpProgs(t)
+	progs := opProgs(t, gdbOps)
 	for _, st := range gdbTestStubs(t) {
 		for _, o := range gdbOps {
 			t.Run(o.name+"/"+st.name, func(t *testing.T) {
@@ -49,7 +49,7 @@ func TestGDBOpCheckFails(t *testing.T) {
 	if err := checkExecutable(*flagGdbserver); err != nil {
 		t.Skip(err)
 	}
-	progs := gdbOpProgs(t)
+	progs := opProgs(t, gdbOps)
 	o := gdbOps[0]
 	broken := *o.gdb
 	broken.iter = strings.Replace(o.gdb.iter, `!= "bench_hit"`, `!= "main"`, 1)
@@ -61,24 +61,6 @@ func TestGDBOpCheckFails(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stopped in bench_hit") {
 		t.Fatalf("err = %v, want gdb's \"stopped in bench_hit\"", err)
 	}
-}
-
-// gdbOpProgs builds the programs of gdbOps.
-func gdbOpProgs(tb testing.TB) map[string]*program {
-	tb.Helper()
-	src, err := sourceDir(*flagSrc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	progs := map[string]*program{}
-	for _, o := range gdbOps {
-		if progs[o.prog] == nil {
-			if progs[o.prog], err = buildOpProgram(src, o.prog); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	return progs
 }
 
 // gdbTestStubs returns gdbserver (when installed) and gostub (-gostub, or

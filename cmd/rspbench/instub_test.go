@@ -155,7 +155,7 @@ func TestInstubOpsOnGdbserver(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip(err)
 	}
-	progs := instubProgs(t)
+	progs := opProgs(t, instubOps)
 	for _, o := range instubOps {
 		t.Run(o.name, func(t *testing.T) {
 			s, err := launch(gdbserver, progs[o.prog])
@@ -185,15 +185,15 @@ func TestInstubOpsOnGdbserver(t *testing.T) {
 	}
 }
 
-// instubProgs builds the programs of instubOps.
-func instubProgs(tb testing.TB) map[string]*program {
+// opProgs builds the programs of the ops in list.
+func opProgs(tb testing.TB, list []op) map[string]*program {
 	tb.Helper()
 	src, err := sourceDir(*flagSrc)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	progs := map[string]*program{}
-	for _, o := range instubOps {
+	for _, o := range list {
 		if progs[o.prog] == nil {
 			if progs[o.prog], err = buildOpProgram(src, o.prog); err != nil {
 				tb.Fatal(err)
@@ -209,7 +209,7 @@ func instubProgs(tb testing.TB) map[string]*program {
 //	go test -bench InStub ./cmd/rspbench/ -args -gostub=/path/to/gostub
 func BenchmarkInStub(b *testing.B) {
 	stubs, _ := benchEnv(b)
-	progs := instubProgs(b)
+	progs := opProgs(b, instubOps)
 	for _, o := range instubOps {
 		b.Run(o.name, func(b *testing.B) {
 			for _, st := range stubs {

@@ -112,7 +112,7 @@ func TestOpsOnGdbserver(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip(err)
 	}
-	_, progs := benchEnvNoStubs(t)
+	progs := opProgs(t, ops)
 	for _, o := range ops {
 		t.Run(o.name, func(t *testing.T) {
 			s, err := launch(gdbserver, progs[o.prog])
@@ -160,7 +160,7 @@ func TestLaunchFailure(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip(err)
 	}
-	_, progs := benchEnvNoStubs(t)
+	progs := opProgs(t, ops)
 	fake := t.TempDir() + "/fakestub"
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'fakestub: cannot do it' >&2\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -173,24 +173,6 @@ func TestLaunchFailure(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v", d)
 	}
-}
-
-// benchEnvNoStubs builds the programs without building gostub.
-func benchEnvNoStubs(t *testing.T) (string, map[string]*program) {
-	t.Helper()
-	src, err := sourceDir(*flagSrc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	progs := map[string]*program{}
-	for _, o := range ops {
-		if progs[o.prog] == nil {
-			if progs[o.prog], err = buildProgram(src, o.prog); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return src, progs
 }
 
 // TestStubThatDoesNotExit checks that a stub still running after vKill and
@@ -206,7 +188,7 @@ func TestStubThatDoesNotExit(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip(err)
 	}
-	_, progs := benchEnvNoStubs(t)
+	progs := opProgs(t, ops)
 	// gdbserver in the background, then a long sleep: the "stub" (this
 	// shell) outlives the session.
 	wrapper := t.TempDir() + "/lingering"
