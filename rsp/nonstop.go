@@ -212,12 +212,21 @@ func (s *Session) vContNonStop(acts []vContAction) {
 
 // queuedThreads lists the threads whose stop the client has not
 // acknowledged yet (the head of the queue was sent, but is only done with
-// at the next vStopped).
+// at the next vStopped), and the threads of the child a queued fork or vfork
+// stop announces: the client does not know that process yet, so its
+// wildcard cannot mean it (gdbserver's in_queued_stop_replies_ptid), and a
+// child let run now would be gone before the client detaches it.
 func (s *Session) queuedThreads() map[target.ThreadID]bool {
 	out := map[target.ThreadID]bool{}
 	for _, ev := range s.ns.queue {
-		if ev.Kind == target.StopSignalled {
-			out[ev.Thread] = true
+		if ev.Kind != target.StopSignalled {
+			continue
+		}
+		out[ev.Thread] = true
+		if (ev.Reason == target.ReasonFork || ev.Reason == target.ReasonVFork) && ev.Child != nil {
+			for _, t := range ev.Child.Threads() {
+				out[t] = true
+			}
 		}
 	}
 	return out

@@ -122,6 +122,49 @@ func TestNonStopResumeSkipsQueuedStops(t *testing.T) {
 	}
 }
 
+// The child a fork stop announces is not the client's until it has taken
+// that stop: a wildcard resume sent before (gdb does, with the fork
+// notification on its way) leaves the child stopped, as gdbserver does; a
+// child let run would be gone before the client detaches it
+// (gdb.threads/next-fork-other-thread.exp: "Can't detach process").
+func TestNonStopResumeSkipsAnnouncedForkChild(t *testing.T) {
+	for _, tt := range []struct {
+		reason    target.StopReason
+		acked     bool
+		wantChild bool
+	}{
+		{target.ReasonFork, false, false},
+		{target.ReasonVFork, false, false},
+		{target.ReasonFork, true, true},
+	} {
+		p := newNSProc()
+		child := newNSProc()
+		const childPID = fakePID + 0x100
+		child.pid = childPID
+		child.threads = []target.ThreadID{{PID: childPID, TID: childPID}}
+		d := newDirect(p, Options{})
+		d.one(t, "qSupported:multiprocess+;fork-events+;vfork-events+")
+		d.one(t, "QNonStop:1")
+		parent := target.ThreadID{PID: fakePID, TID: fakePID + 1}
+		p.events = append(p.events, target.StopEvent{Kind: target.StopSignalled, Thread: parent, Signal: sigTRAP,
+			Reason: tt.reason, Child: child, Core: -1})
+		d.out.Reset()
+		d.sess.collectEvents()
+		if !strings.Contains(d.out.String(), "fork:p5d2.5d2") {
+			t.Fatalf("no fork notification: %q", d.out.String())
+		}
+		if tt.acked {
+			d.one(t, "vStopped")
+		}
+		if r := d.one(t, "vCont;c"); r != "OK" {
+			t.Fatalf("vCont;c = %q", r)
+		}
+		if got := len(child.resumed) > 0; got != tt.wantChild {
+			t.Errorf("reason %v, acked %v: child resumed %v, want %v", tt.reason, tt.acked, got, tt.wantChild)
+		}
+	}
+}
+
 // Each stop is reported once: the notification carries the first, vStopped
 // hands out the rest in order and then OK.
 func TestNonStopNotificationQueue(t *testing.T) {
