@@ -753,6 +753,26 @@ func TestDetachOnTerminal(t *testing.T) {
 	})
 }
 
+// TestDetachWhileCloning: gdb follows a fork child that creates threads
+// all the time, stops it at _exit and detaches it, then detaches the
+// parent. Threads cloned while the child was being stopped are attached to
+// the stub before any event names them; unless the detach lets them go
+// too, the child can never finish exiting, the parent waits for it forever
+// and the stub (waiting for the parent it started) never exits
+// (gdb.threads/process-dies-while-detaching.exp).
+func TestDetachWhileCloning(t *testing.T) {
+	t.Parallel()
+	prog := compile(t, "forkthreads.c", "-pthread")
+	forEachStub(t, func(t *testing.T, kind StubKind) string {
+		out, s := launchGDB(t, kind, prog, nil, prog,
+			"break main", "continue", "set detach-on-fork off", "set follow-fork-mode child",
+			"tbreak _exit", "continue", "detach", "inferior 1", "detach")
+		wantContains(t, out, "Temporary breakpoint", "_exit", "detached]")
+		wantProgramOutput(t, s, 5*time.Second, "forkthreads: child exited 0")
+		return ""
+	})
+}
+
 // TestDetachOnTerminalExtended: the same with extended-remote, where the
 // server outlives the detach and `monitor exit` ends it: it still hands
 // the terminal back as it leaves (gdbserver's exit handler), or the

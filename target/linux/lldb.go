@@ -499,15 +499,4 @@ func (HostFS) FindProcesses(name string) ([]int, error) {
 }
 
 // traced tells whether a process already has a tracer.
-func traced(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
-			return strings.TrimSpace(v) != "0"
-		}
-	}
-	return false
-}
+func traced(pid int) bool { return tracerOf(pid, pid) != 0 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	log "github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -640,6 +641,7 @@ func (p *Process) detachAll() error {
 			first = fmt.Errorf("detach thread %d: %w", tid, err)
 		}
 	}
+	p.detachStragglers()
 	p.closeThreads()
 	p.threads = map[int]*thread{}
 	p.exited = true
@@ -735,6 +737,39 @@ func (p *Process) claimSetAside() bool {
 		}
 	}
 	return false
+}
+
+// detachStragglers lets go of the process's threads still attached to us
+// after the known ones were detached: a thread no event announced yet (a
+// clone in flight while the others were being stopped), or one that was not
+// in a stop when its detach came. Left traced and stopped, they keep the
+// process from finishing its exit, and its parent waits for it forever
+// (gdb.threads/process-dies-while-detaching.exp).
+func (p *Process) detachStragglers() {
+	tids, err := listTasks(p.pid)
+	if err != nil {
+		return
+	}
+	me := os.Getpid()
+	for _, tid := range tids {
+		if tracerOf(p.pid, tid) != me {
+			continue
+		}
+		deadline := time.Now().Add(100 * time.Millisecond)
+		for {
+			err := detachThread(tid, 0)
+			if err == nil || !errors.Is(err, unix.ESRCH) || time.Now().After(deadline) {
+				if err != nil {
+					log.WithError(err).WithField("tid", tid).Debug("detach an unannounced thread")
+				}
+				break
+			}
+			// Not in its first stop yet: collect it there.
+			var ws unix.WaitStatus
+			unix.Wait4(tid, &ws, unix.WNOHANG|unix.WALL, nil)
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // WaitExit blocks until a detached child of ours exits, so it leaves no zombie.

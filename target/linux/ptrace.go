@@ -202,6 +202,22 @@ func listTasks(pid int) ([]int, error) {
 	return out, nil
 }
 
+// tracerOf returns the process tracing thread tid of process pid, 0 when
+// none (or when the thread is gone).
+func tracerOf(pid, tid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	return 0
+}
+
 // tgidOf reads the thread group a thread belongs to, or 0.
 func tgidOf(tid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
