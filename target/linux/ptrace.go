@@ -205,27 +205,21 @@ func listTasks(pid int) ([]int, error) {
 // tracerOf returns the process tracing thread tid of process pid, 0 when
 // none (or when the thread is gone).
 func tracerOf(pid, tid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
+	return statusNumber(fmt.Sprintf("/proc/%d/task/%d/status", pid, tid), "TracerPid:")
 }
 
 // tgidOf reads the thread group a thread belongs to, or 0.
-func tgidOf(tid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+func tgidOf(tid int) int { return statusNumber(fmt.Sprintf("/proc/%d/status", tid), "Tgid:") }
+
+// statusNumber reads the number of field key ("Tgid:") in a /proc status
+// file, 0 when the file or the field is missing.
+func statusNumber(path, key string) int {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(v))
 			return n
 		}
