@@ -1,5 +1,5 @@
 /* forkthreads.c - the parent forks and waits; the child keeps creating
- * short-lived threads from a spawner thread and calls _exit(0) after a
+ * short-lived threads from four spawner threads and calls _exit(0) after a
  * moment, so that threads are being cloned whenever it stops. The parent
  * reports how the child ended: "forkthreads: child exited 0". */
 #include <pthread.h>
@@ -28,7 +28,8 @@ int main(void)
 	pid_t child = fork();
 	if (child == 0) {
 		pthread_t t;
-		pthread_create(&t, NULL, spawner, NULL);
+		for (int i = 0; i < 4; i++)
+			pthread_create(&t, NULL, spawner, NULL);
 		usleep(200000);
 		_exit(0);
 	}
