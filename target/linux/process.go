@@ -742,33 +742,47 @@ func (p *Process) claimSetAside() bool {
 // detachStragglers lets go of the process's threads still attached to us
 // after the known ones were detached: a thread no event announced yet (a
 // clone in flight while the others were being stopped), or one that was not
-// in a stop when its detach came. Left traced and stopped, they keep the
-// process from finishing its exit, and its parent waits for it forever
-// (gdb.threads/process-dies-while-detaching.exp).
+// in a stop when its detach came and may go on cloning. Left traced, they
+// keep the process from finishing its exit, and its parent waits for it
+// forever (gdb.threads/process-dies-while-detaching.exp). A thread not in a
+// stop is stopped with SIGSTOP first; SIGCONT at the end discards any
+// SIGSTOP still pending, as for the known threads.
 func (p *Process) detachStragglers() {
-	tids, err := listTasks(p.pid)
-	if err != nil {
-		return
-	}
 	me := os.Getpid()
-	for _, tid := range tids {
-		if tracerOf(p.pid, tid) != me {
-			continue
+	signalled := map[int]bool{}
+	deadline := time.Now().Add(time.Second)
+	for {
+		tids, err := listTasks(p.pid)
+		if err != nil {
+			break
 		}
-		deadline := time.Now().Add(100 * time.Millisecond)
-		for {
-			err := detachThread(tid, 0)
-			if err == nil || !errors.Is(err, unix.ESRCH) || time.Now().After(deadline) {
-				if err != nil {
-					log.WithError(err).WithField("tid", tid).Debug("detach an unannounced thread")
-				}
-				break
+		left := 0
+		for _, tid := range tids {
+			if tracerOf(p.pid, tid) != me {
+				continue
 			}
-			// Not in its first stop yet: collect it there.
+			err := detachThread(tid, 0)
+			if err == nil || !errors.Is(err, unix.ESRCH) {
+				continue
+			}
+			left++
+			if !signalled[tid] {
+				signalled[tid] = true
+				unix.Tgkill(p.pid, tid, unix.SIGSTOP)
+			}
 			var ws unix.WaitStatus
 			unix.Wait4(tid, &ws, unix.WNOHANG|unix.WALL, nil)
-			time.Sleep(time.Millisecond)
 		}
+		if left == 0 || time.Now().After(deadline) {
+			if left > 0 {
+				log.WithField("threads", left).Warn("detach: threads still attached")
+			}
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	for tid := range signalled {
+		unix.Tgkill(p.pid, tid, unix.SIGCONT)
 	}
 }
 
