@@ -315,9 +315,10 @@ func run(args []string) int {
 		var end rsp.End
 		var pid int
 		end, pid, procs = serveOne(conn, procs, opts)
-		c.Close()
 		if link != nil {
-			link.close()
+			link.close() // the link took the socket over and closed c
+		} else {
+			c.Close()
 		}
 		if end == rsp.EndDisconnected && !cfg.once && (len(procs) > 0 || cfg.multi) {
 			fmt.Fprintf(os.Stderr, "Remote side has terminated connection.  GDBserver will reopen the connection.\n")
